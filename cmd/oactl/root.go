@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses are part of the contract (SPEC §9): scripts rely on them.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitProblems = 3
+	exitNoMatch  = 4
+)
+
+// exitError carries an exit status chosen by a command. Only run turns
+// errors into exit statuses, so every command returns errors as usual.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit wraps err so that oactl exits with code. A nil err with a
+// non-zero code exits silently with that code (the command already
+// printed what the user needs).
+func withExit(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageError marks bad flags or arguments: exit status 2.
+func usageError(format string, args ...any) error {
+	return withExit(exitUsage, fmt.Errorf(format, args...))
+}
+
+// stdio is the process's streams, replaceable in tests.
+type stdio struct {
+	In     io.Reader
+	Out    io.Writer
+	Err    io.Writer
+	IsTerm func() bool // whether In and Out are a terminal
+	Getenv func(string) string
+}
+
+func newStdio() *stdio {
+	return &stdio{
+		In:     os.Stdin,
+		Out:    os.Stdout,
+		Err:    os.Stderr,
+		IsTerm: stdoutIsTerminal,
+		Getenv: os.Getenv,
+	}
+}
+
+func stdoutIsTerminal() bool {
+	for _, f := range []*os.File{os.Stdin, os.Stdout} {
+		fi, err := f.Stat()
+		if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// factory holds what commands share. Expensive parts are built lazily so
+// that, for example, `oactl mockwx` never opens a database.
+type factory struct {
+	io *stdio
+}
+
+func newRootCmd(f *factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "oactl",
+		Short: "WeChat mini-program login server, offline WeChat, schema and session tools",
+		Long: `oactl runs the backend of a WeChat mini-program's personal centre:
+WeChat login (wx.login -> code2Session -> token), the personal-centre API,
+an offline fake of WeChat for testers, schema tooling for DBAs and a
+terminal UI for support staff.`,
+		Example: `  # everything at once, no setup: login server + fake WeChat + SQLite file
+  oactl dev
+
+  # an offline WeChat for testers
+  oactl mockwx --addr 127.0.0.1:9090
+
+  # the openid mockwx gives user alice, without a server
+  oactl mockwx openid alice --appid wx0000000000000000`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(f.io.In)
+	root.SetOut(f.io.Out)
+	root.SetErr(f.io.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withExit(exitUsage, err)
+	})
+	for _, add := range commands {
+		root.AddCommand(add(f))
+	}
+	return root
+}
+
+// commands lists the constructors of the top-level commands; each command
+// file registers itself in an init function so that adding a command is a
+// one-file change.
+var commands []func(*factory) *cobra.Command
+
+func register(newCmd func(*factory) *cobra.Command) { commands = append(commands, newCmd) }
+
+// run executes oactl with args and returns the process exit status.
+func run(args []string, s *stdio) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(&factory{io: s})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, s.Err)
+}
+
+// exitCode maps an error to the exit status and prints it: the only place
+// where errors become exit statuses.
+func exitCode(err error, w io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(w, "oactl:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(w, "oactl:", err)
+	if isCobraUsageError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}

@@ -1,0 +1,134 @@
+// Package auth is the login domain of oactl: users, sessions, the errors a
+// login or an authenticated request can end in, and the storage interface
+// the domain needs. The service and the /wx/auth HTTP handlers live here
+// too; only the HTTP layer turns errors into errno values.
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Account states stored in wx_user.status.
+const (
+	StatusActive    = 0
+	StatusDisabled  = 1
+	StatusCancelled = 2
+)
+
+// User is a row of wx_user. Its times are wall-clock times in the
+// configured zone (the Java backend wrote local time); zero means NULL.
+type User struct {
+	ID          int64
+	Username    string
+	Nickname    string
+	Avatar      string
+	Gender      int
+	Mobile      string
+	OpenID      string
+	Status      int
+	Deleted     bool
+	UserLevel   int
+	LastLoginIP string
+	LastLoginAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Usable reports whether the account may log in or use a token: nil, or
+// the error that names its state.
+func (u User) Usable() error {
+	switch {
+	case u.Deleted:
+		return ErrAccountDeleted
+	case u.Status == StatusDisabled:
+		return ErrAccountDisabled
+	case u.Status == StatusCancelled:
+		return ErrAccountCancelled
+	case u.Status != StatusActive:
+		// An unknown status is not a licence to log in.
+		return ErrAccountDisabled
+	}
+	return nil
+}
+
+// Profile is the validated profile a login carries (from userInfo). Empty
+// strings mean "not given"; Gender 0 means unknown.
+type Profile struct {
+	Nickname string
+	Avatar   string
+	Gender   int
+}
+
+// ProfileUpdate is a validated /wx/auth/profile request: nil fields are
+// left as they are.
+type ProfileUpdate struct {
+	Nickname *string
+	Avatar   *string
+	Gender   *int
+}
+
+// Session is a row of wx_session: one login on one device. Times are UTC;
+// zero RevokedAt means not revoked.
+type Session struct {
+	ID           int64
+	TokenHash    string // hex SHA-256 of the token; the token itself is never stored
+	UserID       int64
+	SessionKey   string // as stored: sealed when a key secret is configured
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	LastSeenAt   time.Time
+	RevokedAt    time.Time
+	RevokeReason string
+	IP           string
+	UserAgent    string
+}
+
+// Revoked reports whether the session was revoked (logout or support).
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// LoginRecord is what the store writes for one successful code2Session.
+type LoginRecord struct {
+	OpenID  string
+	Profile Profile   // filled into a new user; into a known one only where empty
+	IP      string    // the client address, for wx_user.last_login_ip
+	At      time.Time // the login time
+	// Session is the new session; the store sets ID and UserID.
+	Session Session
+}
+
+// Store is the storage the login domain needs. internal/db implements it
+// on SQLite and MySQL. Methods return ErrNotFound when nothing matched.
+type Store interface {
+	// Login finds the user of rec.OpenID (several rows: the lowest id with
+	// deleted = 0; only deleted rows: ErrAccountDeleted) or creates it,
+	// records the login and inserts the session, in one transaction.
+	// Concurrent logins of one new openid create exactly one row. An
+	// unusable account returns the user and its Usable error and writes
+	// nothing.
+	Login(ctx context.Context, rec LoginRecord) (User, Session, error)
+	// SessionByTokenHash returns a session and its user in one indexed read.
+	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
+	// TouchSession sets last_seen_at.
+	TouchSession(ctx context.Context, sessionID int64, at time.Time) error
+	// RevokeSession revokes one session if it is not revoked yet.
+	RevokeSession(ctx context.Context, sessionID int64, at time.Time, reason string) error
+	// UpdateProfile applies upd and returns the stored user.
+	UpdateProfile(ctx context.Context, userID int64, upd ProfileUpdate, at time.Time) (User, error)
+	// SetMobile stores a bound phone number.
+	SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error
+	// NewestSessionKey returns the stored session_key of the user's newest
+	// session: WeChat keeps one valid key per user, the newest login's.
+	NewestSessionKey(ctx context.Context, userID int64) (string, error)
+	// PurgeExpiredSessions deletes sessions that expired before t.
+	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
+	// Ping checks the database and reports the schema version it holds
+	// against the one this binary needs.
+	Ping(ctx context.Context) (SchemaState, error)
+}
+
+// SchemaState is what /readyz reports about the database's schema.
+type SchemaState struct {
+	Current  int // version applied in the database
+	Required int // version this binary needs
+}

@@ -1,0 +1,82 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// SessionState is the state of a session as support staff see it.
+type SessionState string
+
+const (
+	StateActive  SessionState = "active"
+	StateExpired SessionState = "expired"
+	StateRevoked SessionState = "revoked"
+	StateAll     SessionState = "all"
+)
+
+// StateAt returns the state of s at now. A revoked session stays revoked
+// after it expires.
+func (s Session) StateAt(now time.Time) SessionState {
+	switch {
+	case s.Revoked():
+		return StateRevoked
+	case !now.Before(s.ExpiresAt):
+		return StateExpired
+	}
+	return StateActive
+}
+
+// SessionRow is one line of a session listing: a session without its key,
+// with the user's nickname and openid. OpenID is raw here; every display
+// masks it (MaskOpenID).
+type SessionRow struct {
+	Session  Session // SessionKey is always empty in listings
+	Nickname string
+	OpenID   string
+	State    SessionState
+}
+
+// SessionSort orders a listing.
+type SessionSort string
+
+const (
+	SortCreatedDesc SessionSort = "created"   // newest first (default)
+	SortLastSeen    SessionSort = "last_seen" // most recently seen first
+	SortExpires     SessionSort = "expires"   // soonest expiry first
+)
+
+// SessionFilter selects sessions for a listing. Pages are keyset: After is
+// the last row of the previous page (nil for the first page).
+type SessionFilter struct {
+	State  SessionState // "" or StateAll: every state
+	UserID int64        // 0: every user
+	Search string       // literal match on nickname, openid or user id
+	Sort   SessionSort
+	Limit  int
+	After  *SessionRow
+	Now    time.Time // the instant states are computed at
+}
+
+// SessionLister is what the session inspector and `oactl sessions` need
+// from storage. internal/db implements it.
+type SessionLister interface {
+	ListSessions(ctx context.Context, f SessionFilter) ([]SessionRow, error)
+	// RevokeSessions revokes the given sessions that are not yet revoked
+	// and returns how many it revoked.
+	RevokeSessions(ctx context.Context, ids []int64, at time.Time, reason string) (int64, error)
+	// RevokeUserSessions revokes every unrevoked session of a user.
+	RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error)
+	// PurgeExpiredSessions deletes sessions that expired before t.
+	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
+}
+
+// MaskOpenID shows the first and last four characters of an openid:
+// enough for support to compare with what a user reads out, not enough to
+// impersonate anyone in logs or screenshots.
+func MaskOpenID(openid string) string {
+	if len(openid) <= 8 {
+		return "…"
+	}
+	return openid[:4] + "…" + openid[len(openid)-4:]
+}
