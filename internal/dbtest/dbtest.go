@@ -1,0 +1,133 @@
+// Package dbtest gives tests real databases: a fresh SQLite file, a fresh
+// database on the MariaDB server named by OACTL_TEST_MYSQL_DSN, or a
+// throwaway MariaDB server of its own with special settings.
+//
+// MySQL tests skip when no server is configured, unless
+// OACTL_REQUIRE_MYSQL=1 (set by scripts/test and CI), where a missing
+// server fails the test: a green CI run always includes MariaDB.
+package dbtest
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	_ "github.com/go-sql-driver/mysql" // the MySQL driver, for creating databases
+)
+
+// SQLite returns the DSN of a new SQLite file in the test's temp dir.
+func SQLite(t testing.TB) string {
+	t.Helper()
+	return "sqlite:" + filepath.Join(t.TempDir(), "oactl.db")
+}
+
+// ServerDSN returns OACTL_TEST_MYSQL_DSN, skipping or failing the test
+// when it is unset.
+func ServerDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("OACTL_TEST_MYSQL_DSN")
+	if dsn == "" {
+		if os.Getenv("OACTL_REQUIRE_MYSQL") == "1" {
+			t.Fatal("OACTL_TEST_MYSQL_DSN is not set but OACTL_REQUIRE_MYSQL=1: start one with scripts/mariadb start NAME")
+		}
+		t.Skip("no MariaDB: set OACTL_TEST_MYSQL_DSN (scripts/test does)")
+	}
+	return dsn
+}
+
+// MySQL creates a new, empty database on the test server and returns its
+// DSN in the mysql:// form. The database is dropped when the test ends.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	return NewDatabase(t, ServerDSN(t))
+}
+
+// NewDatabase creates a new empty database on the server of serverDSN (a
+// mysql:// URL) and returns a mysql:// DSN for it; it is dropped at cleanup.
+func NewDatabase(t testing.TB, serverDSN string) string {
+	t.Helper()
+	u, err := url.Parse(serverDSN)
+	if err != nil || u.Scheme != "mysql" {
+		t.Fatalf("dbtest: want a mysql:// DSN, got %q", serverDSN)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "oactl_t_" + hex.EncodeToString(b[:])
+	admin := openAdmin(t, u)
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"); err != nil {
+		t.Fatalf("dbtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		a := openAdmin(t, u)
+		defer a.Close()
+		_, _ = a.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+	})
+	v := *u
+	v.Path = "/" + name
+	return v.String()
+}
+
+// DriverDSN turns a mysql:// URL into a go-sql-driver DSN (no database
+// when withDB is false), for tests that talk to the server directly.
+func DriverDSN(t testing.TB, mysqlURL string, withDB bool) string {
+	t.Helper()
+	u, err := url.Parse(mysqlURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	db := ""
+	if withDB {
+		db = strings.TrimPrefix(u.Path, "/")
+	}
+	return fmt.Sprintf("%s:%s@tcp(%s)/%s?charset=utf8mb4&parseTime=true&loc=UTC&multiStatements=true", u.User.Username(), pw, u.Host, db)
+}
+
+func openAdmin(t testing.TB, u *url.URL) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", DriverDSN(t, u.String(), false))
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return db
+}
+
+// StartMariaDB starts a throwaway MariaDB server of the test's own through
+// scripts/mariadb (args such as "--latin1" or "--sql-mode=") and returns
+// its mysql:// DSN (database oactl). The server is stopped at cleanup.
+// It needs the same things as ServerDSN: a test server configuration.
+func StartMariaDB(t testing.TB, args ...string) string {
+	t.Helper()
+	ServerDSN(t) // skip or fail exactly like the other MySQL tests
+	script := os.Getenv("OACTL_MARIADB_SCRIPT")
+	if script == "" {
+		script = filepath.Join(moduleRoot(), "scripts", "mariadb")
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "t" + hex.EncodeToString(b[:])
+	cmd := exec.Command(script, append([]string{"start", name}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dbtest: scripts/mariadb start: %v", err)
+	}
+	t.Cleanup(func() { _ = exec.Command(script, "stop", name).Run() })
+	return strings.TrimSpace(string(out))
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
