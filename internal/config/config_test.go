@@ -1,0 +1,233 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type opts struct {
+	addr    string
+	appid   string
+	ttl     time.Duration
+	proxies []string
+	secret  string
+}
+
+func newFlags(o *opts) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "")
+	fs.StringVar(&o.appid, "appid", "", "")
+	fs.DurationVar(&o.ttl, "token-ttl", 24*time.Hour, "")
+	fs.StringSliceVar(&o.proxies, "trusted-proxy", nil, "")
+	fs.StringVar(&o.secret, "session-key-secret", "", "")
+	return fs
+}
+
+var settings = []Setting{
+	{Flag: "addr", Env: "OA_ADDR", YAML: "oa.addr"},
+	{Flag: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id"},
+	{Flag: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl"},
+	{Flag: "trusted-proxy", YAML: "oa.trusted-proxy"},
+	{Flag: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", Secret: true},
+}
+
+// seedYAML is the seed's application.yml layout, with Spring keys around it.
+const seedYAML = `
+server:
+  port: 8080
+spring:
+  datasource:
+    url: jdbc:mysql://127.0.0.1:3306/oa
+oa:
+  wx:
+    app-id: wxf23b28b5e4ea4d6a
+    app-secret: 212621faa31cdf0691367ea45b2b6041
+    msgDataFormat: JSON
+  token-ttl: 2h
+  trusted-proxy: [10.0.0.0/8, 192.168.1.1]
+`
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedenceFlagsThenEnvThenFileThenDefault(t *testing.T) {
+	file, err := Parse("app.yml", []byte(seedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantAppID string
+		wantTTL   time.Duration
+		wantAddr  string
+	}{
+		{"file only", nil, nil, "wxf23b28b5e4ea4d6a", 2 * time.Hour, "127.0.0.1:8080"},
+		{"env beats file", nil, map[string]string{"OA_WX_APP_ID": "wxenv", "OA_TOKEN_TTL": "3h"}, "wxenv", 3 * time.Hour, "127.0.0.1:8080"},
+		{"flag beats env", []string{"--appid", "wxflag", "--token-ttl", "1h"}, map[string]string{"OA_WX_APP_ID": "wxenv"}, "wxflag", time.Hour, "127.0.0.1:8080"},
+		{"env for a key the file lacks", nil, map[string]string{"OA_ADDR": "127.0.0.1:9999"}, "wxf23b28b5e4ea4d6a", 2 * time.Hour, "127.0.0.1:9999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o opts
+			fs := newFlags(&o)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := Resolve(settings, fs, env(tt.env), file); err != nil {
+				t.Fatal(err)
+			}
+			if o.appid != tt.wantAppID || o.ttl != tt.wantTTL || o.addr != tt.wantAddr {
+				t.Fatalf("got appid %q ttl %v addr %q, want %q %v %q", o.appid, o.ttl, o.addr, tt.wantAppID, tt.wantTTL, tt.wantAddr)
+			}
+		})
+	}
+}
+
+func TestDefaultsWithoutAnySource(t *testing.T) {
+	var o opts
+	fs := newFlags(&o)
+	if err := Resolve(settings, fs, env(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	if o.addr != "127.0.0.1:8080" || o.ttl != 24*time.Hour || o.appid != "" {
+		t.Fatalf("defaults changed: %+v", o)
+	}
+}
+
+func TestYAMLListsAndRelaxedKeys(t *testing.T) {
+	file, err := Parse("a.yml", []byte("OA:\n  WX:\n    appId: wxcamel\n  trusted_proxy:\n    - 10.0.0.0/8\n    - 127.0.0.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o opts
+	fs := newFlags(&o)
+	if err := Resolve(settings, fs, env(nil), file); err != nil {
+		t.Fatal(err)
+	}
+	if o.appid != "wxcamel" {
+		t.Fatalf("appId not matched relaxed: %q", o.appid)
+	}
+	if strings.Join(o.proxies, ",") != "10.0.0.0/8,127.0.0.1" {
+		t.Fatalf("proxies %v", o.proxies)
+	}
+	if v, ok := file.Lookup("oa.wx.app-secret"); ok {
+		t.Fatalf("found a key that is not there: %q", v)
+	}
+}
+
+func TestSpringKeysAreIgnoredAndSecretReadable(t *testing.T) {
+	file, err := Parse("application.yml", []byte(seedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := file.Lookup("oa.wx.app-secret"); !ok || v != "212621faa31cdf0691367ea45b2b6041" {
+		t.Fatalf("app-secret = %q, %v", v, ok)
+	}
+	if _, ok := file.Lookup("oa.wx"); ok {
+		t.Fatal("a map must not read as a scalar")
+	}
+}
+
+func TestBadValuesNameTheirSource(t *testing.T) {
+	file, _ := Parse("app.yml", []byte("oa:\n  token-ttl: forever\n"))
+	var o opts
+	fs := newFlags(&o)
+	err := Resolve(settings, fs, env(nil), file)
+	if err == nil || !strings.Contains(err.Error(), "app.yml: oa.token-ttl") {
+		t.Fatalf("err = %v, want it to name the file and key", err)
+	}
+	err = Resolve(settings, newFlags(&o), env(map[string]string{"OA_TOKEN_TTL": "soon"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "OA_TOKEN_TTL") {
+		t.Fatalf("err = %v, want it to name OA_TOKEN_TTL", err)
+	}
+}
+
+func TestSecretValuesAreNotEchoed(t *testing.T) {
+	var o opts
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.DurationVar(&o.ttl, "session-key-secret", 0, "") // a parser that rejects the text
+	err := Resolve([]Setting{{Flag: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", Secret: true}}, fs,
+		env(map[string]string{"OA_SESSION_KEY_SECRET": "hunter2-very-secret"}), nil)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error echoes the secret: %v", err)
+	}
+}
+
+func TestMalformedFiles(t *testing.T) {
+	for name, data := range map[string]string{
+		"not yaml":   "oa: [unclosed",
+		"a list":     "- a\n- b\n",
+		"tabs":       "oa:\n\twx: 1\n",
+		"binary":     "\x00\x01\x02\xff\xfe",
+		"dup anchor": "a: &x 1\nb: *y\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("bad.yml", []byte(data))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "bad.yml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+		})
+	}
+	if f, err := Parse("empty.yml", nil); err != nil || f == nil {
+		t.Fatalf("an empty file is valid: %v", err)
+	}
+}
+
+func TestLoadLimitsAndMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "nope.yml")); err == nil {
+		t.Fatal("missing file: want an error")
+	}
+	big := filepath.Join(dir, "big.yml")
+	if err := os.WriteFile(big, []byte("oa:\n  db: \""+strings.Repeat("x", MaxFileSize)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("oversized file: err = %v", err)
+	}
+	ok := filepath.Join(dir, "ok.yml")
+	if err := os.WriteFile(ok, []byte(seedYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.Lookup("oa.wx.app-id"); v != "wxf23b28b5e4ea4d6a" {
+		t.Fatalf("app-id = %q", v)
+	}
+}
+
+func TestUnknownFlagIsAProgrammingError(t *testing.T) {
+	var o opts
+	if err := Resolve([]Setting{{Flag: "nope"}}, newFlags(&o), env(nil), nil); err == nil {
+		t.Fatal("want an error for a setting without a flag")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(seedYAML))
+	f.Add([]byte("oa: {wx: {app-id: [1, {a: b}]}}"))
+	f.Add([]byte("&a [*a, *a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Parse("fuzz.yml", data)
+		if err != nil {
+			return
+		}
+		for _, k := range []string{"oa.wx.app-id", "oa.db", "oa.trusted-proxy", "a.b.c"} {
+			file.Lookup(k)
+		}
+	})
+}
