@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -80,6 +81,12 @@ func stdoutIsTerminal() bool {
 // that, for example, `oactl mockwx` never opens a database.
 type factory struct {
 	io *stdio
+}
+
+// logger returns the process's logger: text lines on stderr. Secrets are
+// kept out by the callers; nothing here can redact what it is given.
+func (f *factory) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(f.io.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 func newRootCmd(f *factory) *cobra.Command {
