@@ -1,0 +1,385 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/oactl/oactl/internal/wechat"
+)
+
+// WeChat is what the service needs from WeChat (internal/wechat.Client
+// implements it).
+type WeChat interface {
+	Code2Session(ctx context.Context, code string) (wechat.SessionInfo, error)
+	PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error)
+}
+
+// Sealer encrypts session keys at rest (internal/keyseal implements it).
+// The additional data is the session's token hash: a sealed key copied to
+// another session row does not open there.
+type Sealer interface {
+	Seal(plain, ad string) (string, error)
+	Open(stored, ad string) (string, error)
+}
+
+// NewestSessionStore is implemented by stores that can return the user's
+// newest session with its token hash. The legacy bindPhone flow needs the
+// hash to open a sealed session_key (the hash is the sealing AD); without
+// it only unsealed keys can be used.
+type NewestSessionStore interface {
+	NewestSession(ctx context.Context, userID int64) (Session, error)
+}
+
+// Defaults of the service.
+const (
+	DefaultTokenTTL = 24 * time.Hour
+	// TouchInterval is how stale last_seen_at may get: an authenticated
+	// request writes it at most this often per session.
+	TouchInterval = time.Minute
+	tokenBytes    = 32
+	// TokenLen is the length of a token: base64url of 32 bytes, unpadded.
+	TokenLen = 43
+)
+
+// Service is the login domain's logic, independent of HTTP.
+type Service struct {
+	Store    Store
+	WeChat   WeChat
+	AppID    string // for the legacy bindPhone watermark check
+	Sealer   Sealer // nil stores session keys as they are
+	TokenTTL time.Duration
+	Now      func() time.Time
+	Rand     io.Reader // token bytes; nil means crypto/rand
+	Logger   *slog.Logger
+}
+
+// LoginInput is one login request.
+type LoginInput struct {
+	Code      string
+	UserInfo  *Profile // optional: WeChat gives an anonymous profile since 2022
+	IP        string
+	UserAgent string
+}
+
+// LoginResult is a successful login. Token is shown once and never stored.
+type LoginResult struct {
+	Token     string
+	ExpiresAt time.Time
+	User      User
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) ttl() time.Duration {
+	if s.TokenTTL > 0 {
+		return s.TokenTTL
+	}
+	return DefaultTokenTTL
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// HashToken returns the hex SHA-256 of a token: the only form the store
+// sees.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) newToken() (string, error) {
+	r := s.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, tokenBytes)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Login exchanges a wx.login code for a token: validates the input before
+// WeChat is called, calls code2Session, then finds or creates the user and
+// inserts the session in one store transaction.
+func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	if err := ValidateCode("code", in.Code); err != nil {
+		return LoginResult{}, err
+	}
+	var profile Profile
+	if in.UserInfo != nil {
+		p, err := NormalizeProfile(*in.UserInfo)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		profile = p
+	}
+	info, err := s.WeChat.Code2Session(ctx, in.Code)
+	if err != nil {
+		return LoginResult{}, upstreamError(err)
+	}
+	if info.OpenID == "" {
+		return LoginResult{}, &UpstreamError{Err: errors.New("code2Session answered without openid")}
+	}
+	token, err := s.newToken()
+	if err != nil {
+		return LoginResult{}, err
+	}
+	hash := HashToken(token)
+	key := info.SessionKey
+	if s.Sealer != nil {
+		if key, err = s.Sealer.Seal(info.SessionKey, hash); err != nil {
+			return LoginResult{}, fmt.Errorf("seal session key: %w", err)
+		}
+	}
+	// Whole seconds: tokenExpire has no fraction, and MySQL would round.
+	now := s.now().Truncate(time.Second)
+	utc := now.UTC()
+	rec := LoginRecord{
+		OpenID:  info.OpenID,
+		Profile: profile,
+		IP:      in.IP,
+		At:      now,
+		Session: Session{
+			TokenHash:  hash,
+			SessionKey: key,
+			CreatedAt:  utc,
+			ExpiresAt:  utc.Add(s.ttl()),
+			LastSeenAt: utc,
+			IP:         in.IP,
+			UserAgent:  cutUTF8(in.UserAgent, MaxUserAgent),
+		},
+	}
+	user, sess, err := s.Store.Login(ctx, rec)
+	if err != nil {
+		if isAccountError(err) {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, fmt.Errorf("store login: %w", err)
+	}
+	if err := user.Usable(); err != nil {
+		// The store should have refused; never hand out a token anyway.
+		return LoginResult{}, err
+	}
+	return LoginResult{Token: token, ExpiresAt: sess.ExpiresAt, User: user}, nil
+}
+
+func isAccountError(err error) bool {
+	return errors.Is(err, ErrAccountDisabled) || errors.Is(err, ErrAccountCancelled) || errors.Is(err, ErrAccountDeleted)
+}
+
+func upstreamError(err error) error {
+	var api *wechat.APIError
+	if errors.As(err, &api) {
+		return &UpstreamError{Answered: true, Errcode: api.Errcode, Errmsg: api.Errmsg}
+	}
+	return &UpstreamError{Err: err}
+}
+
+// validTokenShape reports whether token could be one of ours; anything else
+// is refused without a database read.
+func validTokenShape(token string) bool {
+	if len(token) != TokenLen {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate resolves a token to its session and user with one indexed
+// read. It keeps no cache, so a revoke is seen at the next request, and
+// writes last_seen_at at most once a minute per session.
+func (s *Service) Authenticate(ctx context.Context, token string) (Session, User, error) {
+	if !validTokenShape(token) {
+		return Session{}, User{}, ErrUnauthenticated
+	}
+	sess, user, err := s.Store.SessionByTokenHash(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return Session{}, User{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Session{}, User{}, fmt.Errorf("find session: %w", err)
+	}
+	now := s.now()
+	if sess.StateAt(now) != StateActive {
+		return Session{}, User{}, ErrUnauthenticated
+	}
+	if err := user.Usable(); err != nil {
+		return Session{}, User{}, err
+	}
+	if now.Sub(sess.LastSeenAt) >= TouchInterval {
+		// Last seen is bookkeeping: a failed write must not fail the request.
+		if err := s.Store.TouchSession(ctx, sess.ID, now.UTC()); err != nil {
+			s.logger().WarnContext(ctx, "touch session", "session", sess.ID, "err", err)
+		} else {
+			sess.LastSeenAt = now.UTC()
+		}
+	}
+	return sess, user, nil
+}
+
+// Logout revokes the session; its token answers 501 from then on.
+func (s *Service) Logout(ctx context.Context, sess Session) error {
+	err := s.Store.RevokeSession(ctx, sess.ID, s.now().UTC(), "logout")
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// UpdateProfile validates and applies a profile change.
+func (s *Service) UpdateProfile(ctx context.Context, u User, upd ProfileUpdate) (User, error) {
+	upd, err := NormalizeProfileUpdate(upd)
+	if err != nil {
+		return User{}, err
+	}
+	out, err := s.Store.UpdateProfile(ctx, u.ID, upd, s.now().Truncate(time.Second))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return User{}, err
+		}
+		return User{}, fmt.Errorf("update profile: %w", err)
+	}
+	return out, nil
+}
+
+// BindPhoneByCode binds the number behind a getuserphonenumber code.
+func (s *Service) BindPhoneByCode(ctx context.Context, u User, code string) (string, error) {
+	if err := ValidateCode("code", code); err != nil {
+		return "", err
+	}
+	info, err := s.WeChat.PhoneNumber(ctx, code)
+	if err != nil {
+		return "", upstreamError(err)
+	}
+	mobile, err := pickMobile(info.PhoneNumber, info.PurePhoneNumber)
+	if err != nil {
+		return "", &UpstreamError{Err: err}
+	}
+	return mobile, s.setMobile(ctx, u, mobile)
+}
+
+// maxMobile is wx_user.mobile's width.
+const maxMobile = 20
+
+func pickMobile(phone, pure string) (string, error) {
+	m := phone
+	if m == "" {
+		m = pure
+	}
+	if m == "" || len(m) > maxMobile {
+		return "", fmt.Errorf("unusable phone number (%d bytes)", len(m))
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == ' ') {
+			return "", errors.New("phone number holds unexpected characters")
+		}
+	}
+	return m, nil
+}
+
+func (s *Service) setMobile(ctx context.Context, u User, mobile string) error {
+	err := s.Store.SetMobile(ctx, u.ID, mobile, s.now().Truncate(time.Second))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("set mobile: %w", err)
+	}
+	return err
+}
+
+// BindPhoneEncrypted binds a number from the legacy encrypted payload:
+// decrypted with the user's newest session_key (WeChat keeps one valid key
+// per user), its watermark appid checked against ours.
+func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData, iv string) (string, error) {
+	if encryptedData == "" {
+		return "", &MissingArgumentError{Field: "encryptedData"}
+	}
+	if iv == "" {
+		return "", &MissingArgumentError{Field: "iv"}
+	}
+	key, err := s.newestSessionKey(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	plain, err := wechat.Decrypt(key, encryptedData, iv)
+	if err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: "does not decrypt with the newest session key"}
+	}
+	if err := wechat.CheckWatermark(plain, s.AppID); err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark is not this app's"}
+	}
+	var phone struct {
+		PhoneNumber     string `json:"phoneNumber"`
+		PurePhoneNumber string `json:"purePhoneNumber"`
+	}
+	if err := json.Unmarshal(plain, &phone); err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: "not a phone-number payload"}
+	}
+	mobile, err := pickMobile(phone.PhoneNumber, phone.PurePhoneNumber)
+	if err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: err.Error()}
+	}
+	return mobile, s.setMobile(ctx, u, mobile)
+}
+
+func (s *Service) newestSessionKey(ctx context.Context, userID int64) (string, error) {
+	if ns, ok := s.Store.(NewestSessionStore); ok {
+		sess, err := ns.NewestSession(ctx, userID)
+		if err != nil {
+			return "", fmt.Errorf("newest session: %w", err)
+		}
+		if s.Sealer == nil {
+			return sess.SessionKey, nil
+		}
+		key, err := s.Sealer.Open(sess.SessionKey, sess.TokenHash)
+		if err != nil {
+			return "", fmt.Errorf("open session key: %w", err)
+		}
+		return key, nil
+	}
+	stored, err := s.Store.NewestSessionKey(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("newest session key: %w", err)
+	}
+	if s.Sealer == nil {
+		return stored, nil
+	}
+	// Without the token hash only an unsealed (legacy) key can be used;
+	// Open returns those as they are and fails on sealed ones.
+	key, err := s.Sealer.Open(stored, "")
+	if err != nil {
+		return "", fmt.Errorf("open session key: store does not implement NewestSession: %w", err)
+	}
+	return key, nil
+}
+
+// PurgeExpired deletes sessions that expired more than retention ago.
+func (s *Service) PurgeExpired(ctx context.Context, retention time.Duration) (int64, error) {
+	n, err := s.Store.PurgeExpiredSessions(ctx, s.now().UTC().Add(-retention))
+	if err != nil {
+		return 0, fmt.Errorf("purge expired sessions: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,153 @@
+package auth
+
+import (
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+)
+
+// Limits of the login and profile rules (SPEC §3).
+const (
+	MaxCodeBytes     = 128 // js_code and phone-number codes
+	MaxNicknameRunes = 63  // wx_user.nickname is varchar(63): MySQL counts code points
+	MaxAvatarBytes   = 255 // wx_user.avatar is varchar(255)
+	MaxUserAgent     = 255 // bytes of User-Agent kept with a session
+)
+
+// ValidateCode checks a WeChat code (login or phone number) before anything
+// is sent to WeChat: junk must not burn WeChat's quota.
+func ValidateCode(field, code string) error {
+	if code == "" {
+		return &MissingArgumentError{Field: field}
+	}
+	if len(code) > MaxCodeBytes {
+		return &BadArgumentError{Field: field, Reason: "longer than 128 bytes"}
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c < 0x20 || c > 0x7e {
+			return &BadArgumentError{Field: field, Reason: "not printable ASCII"}
+		}
+	}
+	return nil
+}
+
+// NormalizeNickname checks that s is valid UTF-8 and cuts it to the
+// longest prefix that ends on a grapheme boundary and holds at most 63
+// code points, so that a family emoji is kept whole or dropped whole.
+func NormalizeNickname(field, s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", &BadArgumentError{Field: field, Reason: "invalid UTF-8"}
+	}
+	if utf8.RuneCountInString(s) <= MaxNicknameRunes {
+		return s, nil
+	}
+	runes, end := 0, 0
+	state := -1
+	rest := s
+	for len(rest) > 0 {
+		var cluster string
+		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		n := utf8.RuneCountInString(cluster)
+		if runes+n > MaxNicknameRunes {
+			break
+		}
+		runes += n
+		end += len(cluster)
+	}
+	return s[:end], nil
+}
+
+// ValidateAvatar checks an avatar URL: valid UTF-8, at most 255 bytes.
+// Avatars are not cut: a cut URL points nowhere.
+func ValidateAvatar(field, s string) error {
+	if !utf8.ValidString(s) {
+		return &BadArgumentError{Field: field, Reason: "invalid UTF-8"}
+	}
+	if len(s) > MaxAvatarBytes {
+		return &BadArgumentError{Field: field, Reason: "longer than 255 bytes"}
+	}
+	return nil
+}
+
+// ValidateGender checks gender ∈ {0 unknown, 1 male, 2 female}.
+func ValidateGender(field string, g int) error {
+	if g < 0 || g > 2 {
+		return &BadArgumentError{Field: field, Reason: "must be 0, 1 or 2"}
+	}
+	return nil
+}
+
+// NormalizeProfile validates a login's userInfo and cuts its nickname.
+func NormalizeProfile(p Profile) (Profile, error) {
+	var err error
+	if p.Nickname, err = NormalizeNickname("userInfo.nickName", p.Nickname); err != nil {
+		return Profile{}, err
+	}
+	if err := ValidateAvatar("userInfo.avatarUrl", p.Avatar); err != nil {
+		return Profile{}, err
+	}
+	if err := ValidateGender("userInfo.gender", p.Gender); err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}
+
+// NormalizeProfileUpdate validates a /profile request and cuts its
+// nickname. At least one field must be given.
+func NormalizeProfileUpdate(u ProfileUpdate) (ProfileUpdate, error) {
+	if u.Nickname == nil && u.Avatar == nil && u.Gender == nil {
+		return ProfileUpdate{}, &MissingArgumentError{Field: "nickname, avatar or gender"}
+	}
+	out := ProfileUpdate{Gender: u.Gender}
+	if u.Nickname != nil {
+		n, err := NormalizeNickname("nickname", *u.Nickname)
+		if err != nil {
+			return ProfileUpdate{}, err
+		}
+		out.Nickname = &n
+	}
+	if u.Avatar != nil {
+		if err := ValidateAvatar("avatar", *u.Avatar); err != nil {
+			return ProfileUpdate{}, err
+		}
+		a := *u.Avatar
+		out.Avatar = &a
+	}
+	if u.Gender != nil {
+		if err := ValidateGender("gender", *u.Gender); err != nil {
+			return ProfileUpdate{}, err
+		}
+		g := *u.Gender
+		out.Gender = &g
+	}
+	return out, nil
+}
+
+// cutUTF8 cuts s to at most n bytes on a rune boundary, replacing invalid
+// bytes first, so a hostile User-Agent cannot break the column.
+func cutUTF8(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = toValidUTF8(s)
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func toValidUTF8(s string) string {
+	b := make([]byte, 0, len(s))
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, '?')
+		} else {
+			b = append(b, s[:size]...)
+		}
+		s = s[size:]
+	}
+	return string(b)
+}
