@@ -1,0 +1,348 @@
+// Package authtest has in-memory fakes of auth.Store and auth.WeChat for
+// tests of the service, the handlers and the server. They follow the
+// store contract of auth.Store; the real stores are tested in internal/db.
+package authtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/wechat"
+)
+
+// Store is an in-memory auth.Store. Fail, when set, makes every method
+// return it (a database outage).
+type Store struct {
+	mu       sync.Mutex
+	users    []auth.User
+	sessions []auth.Session
+	Fail     error
+	Schema   auth.SchemaState
+	// Calls counts method calls by name, to assert what was (not) written.
+	Calls map[string]int
+}
+
+// NewStore returns an empty store at schema version 1 of 1.
+func NewStore() *Store {
+	return &Store{Schema: auth.SchemaState{Current: 1, Required: 1}, Calls: map[string]int{}}
+}
+
+func (s *Store) call(name string) error {
+	s.Calls[name]++
+	return s.Fail
+}
+
+// AddUser inserts u (ID assigned) and returns it.
+func (s *Store) AddUser(u auth.User) auth.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.ID = int64(len(s.users) + 1)
+	s.users = append(s.users, u)
+	return u
+}
+
+// User returns the user with id.
+func (s *Store) User(id int64) auth.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.users[id-1]
+}
+
+// SetUser replaces a user (to change its status in a test).
+func (s *Store) SetUser(u auth.User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID-1] = u
+}
+
+// Sessions returns a copy of every session.
+func (s *Store) Sessions() []auth.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]auth.Session(nil), s.sessions...)
+}
+
+// Login implements auth.Store.
+func (s *Store) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("Login"); err != nil {
+		return auth.User{}, auth.Session{}, err
+	}
+	idx, deletedOnly := -1, false
+	for i, u := range s.users {
+		if u.OpenID != rec.OpenID {
+			continue
+		}
+		if u.Deleted {
+			deletedOnly = true
+			continue
+		}
+		idx = i
+		break
+	}
+	if idx < 0 && deletedOnly {
+		return auth.User{}, auth.Session{}, auth.ErrAccountDeleted
+	}
+	if idx < 0 {
+		s.users = append(s.users, auth.User{
+			ID: int64(len(s.users) + 1), Username: rec.OpenID, OpenID: rec.OpenID,
+			Nickname: rec.Profile.Nickname, Avatar: rec.Profile.Avatar, Gender: rec.Profile.Gender,
+			CreatedAt: rec.At,
+		})
+		idx = len(s.users) - 1
+	}
+	u := s.users[idx]
+	if err := u.Usable(); err != nil {
+		return u, auth.Session{}, err
+	}
+	if u.Nickname == "" {
+		u.Nickname = rec.Profile.Nickname
+	}
+	if u.Avatar == "" {
+		u.Avatar = rec.Profile.Avatar
+	}
+	u.LastLoginAt, u.LastLoginIP, u.UpdatedAt = rec.At, rec.IP, rec.At
+	s.users[idx] = u
+	sess := rec.Session
+	sess.ID = int64(len(s.sessions) + 1)
+	sess.UserID = u.ID
+	s.sessions = append(s.sessions, sess)
+	return u, sess, nil
+}
+
+// SessionByTokenHash implements auth.Store.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (auth.Session, auth.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("SessionByTokenHash"); err != nil {
+		return auth.Session{}, auth.User{}, err
+	}
+	for _, ss := range s.sessions {
+		if ss.TokenHash == hash {
+			return ss, s.users[ss.UserID-1], nil
+		}
+	}
+	return auth.Session{}, auth.User{}, auth.ErrNotFound
+}
+
+func (s *Store) session(id int64) (*auth.Session, error) {
+	if id < 1 || int(id) > len(s.sessions) {
+		return nil, auth.ErrNotFound
+	}
+	return &s.sessions[id-1], nil
+}
+
+// TouchSession implements auth.Store.
+func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("TouchSession"); err != nil {
+		return err
+	}
+	ss, err := s.session(id)
+	if err != nil {
+		return err
+	}
+	ss.LastSeenAt = at
+	return nil
+}
+
+// RevokeSession implements auth.Store.
+func (s *Store) RevokeSession(ctx context.Context, id int64, at time.Time, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("RevokeSession"); err != nil {
+		return err
+	}
+	ss, err := s.session(id)
+	if err != nil {
+		return err
+	}
+	if ss.RevokedAt.IsZero() {
+		ss.RevokedAt, ss.RevokeReason = at, reason
+	}
+	return nil
+}
+
+// UpdateProfile implements auth.Store.
+func (s *Store) UpdateProfile(ctx context.Context, userID int64, upd auth.ProfileUpdate, at time.Time) (auth.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("UpdateProfile"); err != nil {
+		return auth.User{}, err
+	}
+	if userID < 1 || int(userID) > len(s.users) {
+		return auth.User{}, auth.ErrNotFound
+	}
+	u := &s.users[userID-1]
+	if upd.Nickname != nil {
+		u.Nickname = *upd.Nickname
+	}
+	if upd.Avatar != nil {
+		u.Avatar = *upd.Avatar
+	}
+	if upd.Gender != nil {
+		u.Gender = *upd.Gender
+	}
+	u.UpdatedAt = at
+	return *u, nil
+}
+
+// SetMobile implements auth.Store.
+func (s *Store) SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("SetMobile"); err != nil {
+		return err
+	}
+	if userID < 1 || int(userID) > len(s.users) {
+		return auth.ErrNotFound
+	}
+	s.users[userID-1].Mobile = mobile
+	return nil
+}
+
+func (s *Store) newest(userID int64) (auth.Session, error) {
+	var best *auth.Session
+	for i := range s.sessions {
+		ss := &s.sessions[i]
+		if ss.UserID == userID && (best == nil || !ss.CreatedAt.Before(best.CreatedAt)) {
+			best = ss
+		}
+	}
+	if best == nil {
+		return auth.Session{}, auth.ErrNotFound
+	}
+	return *best, nil
+}
+
+// NewestSessionKey implements auth.Store.
+func (s *Store) NewestSessionKey(ctx context.Context, userID int64) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("NewestSessionKey"); err != nil {
+		return "", err
+	}
+	ss, err := s.newest(userID)
+	return ss.SessionKey, err
+}
+
+// NewestSession implements auth.NewestSessionStore.
+func (s *Store) NewestSession(ctx context.Context, userID int64) (auth.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("NewestSession"); err != nil {
+		return auth.Session{}, err
+	}
+	return s.newest(userID)
+}
+
+// PurgeExpiredSessions implements auth.Store.
+func (s *Store) PurgeExpiredSessions(ctx context.Context, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("PurgeExpiredSessions"); err != nil {
+		return 0, err
+	}
+	var n int64
+	for i := range s.sessions {
+		ss := &s.sessions[i]
+		if ss.TokenHash != "" && ss.ExpiresAt.Before(before) {
+			// Keep the slot so that ids stay indexes; blank the row.
+			*ss = auth.Session{ID: ss.ID}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Ping implements auth.Store.
+func (s *Store) Ping(ctx context.Context) (auth.SchemaState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("Ping"); err != nil {
+		return auth.SchemaState{}, err
+	}
+	return s.Schema, nil
+}
+
+// WeChat is a fake auth.WeChat: code "alice.1" belongs to user "alice"
+// (openid "o-alice", session key "key-alice.1"); Errs maps a code to the
+// error it fails with.
+type WeChat struct {
+	mu    sync.Mutex
+	Errs  map[string]error
+	Calls int
+	Phone string // what PhoneNumber answers; default 13800138000
+	AppID string // the watermark appid PhoneNumber stamps
+}
+
+// Code2Session implements auth.WeChat.
+func (w *WeChat) Code2Session(ctx context.Context, code string) (wechat.SessionInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Calls++
+	if err := w.Errs[code]; err != nil {
+		return wechat.SessionInfo{}, err
+	}
+	user := code
+	for i := 0; i < len(code); i++ {
+		if code[i] == '.' {
+			user = code[:i]
+			break
+		}
+	}
+	return wechat.SessionInfo{OpenID: "o-" + user, SessionKey: "key-" + code}, nil
+}
+
+// PhoneNumber implements auth.WeChat.
+func (w *WeChat) PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Calls++
+	if err := w.Errs[code]; err != nil {
+		return wechat.PhoneInfo{}, err
+	}
+	p := w.Phone
+	if p == "" {
+		p = "13800138000"
+	}
+	return wechat.PhoneInfo{PhoneNumber: p, PurePhoneNumber: p, CountryCode: "86", Watermark: wechat.Watermark{AppID: w.AppID}}, nil
+}
+
+// APIError returns WeChat's refusal with errcode.
+func APIError(errcode int, errmsg string) error {
+	return &wechat.APIError{Errcode: errcode, Errmsg: errmsg}
+}
+
+// ErrTransport is a WeChat call that did not get an answer; its text holds
+// a secret and a code the way net/http errors do, to test redaction.
+var ErrTransport = errors.New(`Get "https://wx.invalid/sns/jscode2session?appid=wxAPP&secret=TOPSECRET&js_code=CODE123&grant_type=authorization_code": context deadline exceeded`)
+
+// Clock is a settable clock for Service.Now.
+type Clock struct {
+	mu sync.Mutex
+	T  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.T
+}
+
+// Add moves the clock.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.T = c.T.Add(d)
+	c.mu.Unlock()
+}
+
+// String is for test failure messages.
+func (c *Clock) String() string { return fmt.Sprint(c.Now()) }

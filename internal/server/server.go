@@ -1,0 +1,232 @@
+// Package server composes the HTTP handler of `oactl serve`: the /wx/auth
+// API, avatar storage, health, readiness and metrics, with routing errors
+// as envelopes, panic recovery, one log line per request and the login
+// rate limit.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/storage"
+)
+
+// Config is what serve hands over.
+type Config struct {
+	Service        *auth.Service
+	Store          auth.Store // for /readyz
+	Logger         *slog.Logger
+	TimeZone       *time.Location
+	LoginRate      float64 // logins per second per client address; burst 2×; 0 = off
+	TrustedProxies []netip.Prefix
+	StorageDir     string
+	PublicURL      string
+	Now            func() time.Time
+}
+
+// maxLimiters caps the addresses the rate limiter tracks at once.
+const maxLimiters = 100_000
+
+// readyTimeout bounds the database ping of /readyz.
+const readyTimeout = 2 * time.Second
+
+type server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	limits  *limiters
+	idBase  string
+	idSeq   atomic.Uint64
+	handler http.Handler
+}
+
+// New returns the handler of `oactl serve`.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.StorageDir == "" {
+		cfg.StorageDir = "oactl-files"
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.idBase = hex.EncodeToString(b[:])
+	if cfg.LoginRate > 0 {
+		s.limits = newLimiters(cfg.LoginRate, maxLimiters)
+	}
+
+	mux := http.NewServeMux()
+	authOpts := auth.HandlerOptions{TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger}
+	for _, rt := range auth.Routes(cfg.Service, authOpts) {
+		h := rt.Handler
+		if rt.Pattern == auth.PatternLogin && s.limits != nil {
+			h = s.rateLimit(h)
+		}
+		mux.Handle(rt.Pattern, h)
+	}
+	storeOpts := storage.Options{Dir: cfg.StorageDir, PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger}
+	for _, rt := range storage.Routes(cfg.Service, storeOpts) {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		plain(w, http.StatusOK, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.writeTo(w)
+	})
+	s.handler = s.observe(recoverer(s.log, auth.EnvelopeRouting(mux)))
+	return s.handler
+}
+
+func plain(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Store == nil {
+		plain(w, http.StatusServiceUnavailable, "no database configured\n")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	st, err := s.cfg.Store.Ping(ctx)
+	switch {
+	case err != nil:
+		s.log.WarnContext(r.Context(), "readyz: database", "err", auth.Redact(err.Error()))
+		plain(w, http.StatusServiceUnavailable, "database unavailable\n")
+	case st.Current < st.Required:
+		plain(w, http.StatusServiceUnavailable, fmt.Sprintf("schema version %d is older than the required %d: run oactl migrate up\n", st.Current, st.Required))
+	case st.Current > st.Required:
+		plain(w, http.StatusOK, fmt.Sprintf("ok: schema version %d is newer than this binary's %d\n", st.Current, st.Required))
+	default:
+		plain(w, http.StatusOK, fmt.Sprintf("ok: schema version %d\n", st.Current))
+	}
+}
+
+// rateLimit refuses logins beyond the per-address rate before the body is
+// read: a flood costs neither a body read nor a WeChat call.
+func (s *server) rateLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := auth.ClientAddr(r, s.cfg.TrustedProxies)
+		if ok, wait := s.limits.allow(addr, s.cfg.Now()); !ok {
+			auth.WriteRateLimited(w, r, wait)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status for the log line and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe writes one log line per request and feeds the metrics. Neither
+// ever sees a body, a token or a code: only the route pattern, never the
+// raw path (a fetch key or a junk path would leak or explode labels).
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.cfg.Now()
+		id := s.idBase + "-" + strconv.FormatUint(s.idSeq.Add(1), 10)
+		ri := &auth.RequestInfo{}
+		r = r.WithContext(auth.WithRequestInfo(r.Context(), ri))
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			d := s.cfg.Now().Sub(start)
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.observe(route, status, d)
+			if r.Pattern == auth.PatternLogin && ri.HasBody {
+				s.metrics.login(ri.Errno)
+			}
+			attrs := []slog.Attr{
+				slog.String("id", id),
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", d),
+				slog.String("ip", clientString(auth.ClientAddr(r, s.cfg.TrustedProxies))),
+			}
+			if ri.HasBody {
+				attrs = append(attrs, slog.Int("errno", ri.Errno))
+			}
+			if ri.UserID != 0 {
+				attrs = append(attrs, slog.Int64("user", ri.UserID))
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func clientString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// recoverer turns a panic into a 502 envelope (when nothing was written
+// yet) and a log line with the panic value, never the request.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw, _ := w.(*statusWriter)
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", auth.Redact(fmt.Sprint(v)))
+			if sw == nil || sw.status == 0 {
+				auth.WriteEnvelope(w, r, http.StatusOK, auth.ErrnoInternal, auth.MsgInternal, nil)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
