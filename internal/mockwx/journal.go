@@ -1,0 +1,171 @@
+package mockwx
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// JournalEntry is one request as /__mock/journal shows it. It holds no
+// secret: no query string, no body, no code, only the user a code named.
+type JournalEntry struct {
+	Time    time.Time `json:"time"`
+	Method  string    `json:"method"`
+	Path    string    `json:"path"`
+	AppID   string    `json:"appid,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Status  int       `json:"status"` // 0: connection dropped
+	Errcode int       `json:"errcode"`
+	Ms      int64     `json:"ms"`
+	Note    string    `json:"note,omitempty"`
+}
+
+// journal is a ring buffer of the newest entries.
+type journal struct {
+	mu      sync.Mutex
+	entries []JournalEntry
+	next    int
+	full    bool
+}
+
+func newJournal(size int) *journal { return &journal{entries: make([]JournalEntry, size)} }
+
+func (j *journal) add(e JournalEntry) {
+	j.mu.Lock()
+	j.entries[j.next] = e
+	j.next++
+	if j.next == len(j.entries) {
+		j.next, j.full = 0, true
+	}
+	j.mu.Unlock()
+}
+
+// list returns the entries, oldest first.
+func (j *journal) list() []JournalEntry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]JournalEntry, 0, len(j.entries))
+	if j.full {
+		out = append(out, j.entries[j.next:]...)
+	}
+	return append(out, j.entries[:j.next]...)
+}
+
+func (j *journal) clear() {
+	j.mu.Lock()
+	clear(j.entries)
+	j.next, j.full = 0, false
+	j.mu.Unlock()
+}
+
+// recorder is the ResponseWriter handlers get: it remembers what the
+// journal and the log line need.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	errcode int
+	appid   string
+	user    string
+	note    string
+	dropped bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (for drop~).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type handlerFunc func(w *recorder, r *http.Request)
+
+// wrap adds what every request gets: a body cap, one log line and
+// (for journaled routes) a journal entry.
+func (s *Server) wrap(journaled bool, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		defer func() {
+			// Wall time, not the injected clock: this is how long the
+			// client waited.
+			ms := time.Since(start).Milliseconds()
+			status := rec.status
+			if rec.dropped {
+				status = 0
+			} else if status == 0 {
+				status = http.StatusOK
+			}
+			if journaled {
+				s.journal.add(JournalEntry{
+					Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path,
+					AppID: rec.appid, User: rec.user, Status: status,
+					Errcode: rec.errcode, Ms: ms, Note: rec.note,
+				})
+			}
+			s.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("query", redactQuery(r.URL.RawQuery)),
+				slog.Int("status", status),
+				slog.Int("errcode", rec.errcode),
+				slog.String("user", rec.user),
+				slog.Int64("ms", ms))
+		}()
+		fn(rec, r)
+	})
+}
+
+// secretParams are the query parameters whose values never reach a log
+// line or the journal.
+var secretParams = map[string]bool{
+	"secret": true, "js_code": true, "access_token": true, "session_key": true,
+	"code": true, "signature": true,
+}
+
+// redactQuery replaces the values of secret parameters, working on the raw
+// text so that a malformed query string is redacted too.
+func redactQuery(q string) string {
+	if q == "" {
+		return ""
+	}
+	if len(q) > 512 {
+		q = q[:512] // a log line is no place for a 100 kB query
+	}
+	var b strings.Builder
+	for i, part := range strings.Split(q, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		k, _, hasV := strings.Cut(part, "=")
+		name := k
+		if u, err := url.QueryUnescape(k); err == nil {
+			name = u
+		}
+		if secretParams[strings.ToLower(name)] {
+			b.WriteString(k)
+			if hasV {
+				b.WriteString("=REDACTED")
+			}
+			continue
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}

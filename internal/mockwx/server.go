@@ -1,0 +1,138 @@
+// Package mockwx is an offline fake of WeChat's mini-program server API
+// for testers and for `oactl dev`: deterministic openids and session keys,
+// single-use codes, fault injection through code directives and test
+// helpers under /__mock/. See docs/MOCKWX.md.
+package mockwx
+
+import (
+	"crypto/rand"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultSeed        = "oactl"
+	DefaultCodeTTL     = 5 * time.Minute
+	DefaultJournalSize = 1000
+)
+
+// Bounds that keep memory finite whatever clients send.
+const (
+	maxBody  = 64 << 10 // request bodies of POST/PUT endpoints
+	maxUsers = 100_000  // remembered session keys and registered phones
+	maxApps  = 10_000   // appids holding access tokens
+	tokenTTL = 7200 * time.Second
+)
+
+// Config configures a Server. The zero value works: any appid and secret
+// accepted, seed "oactl", codes remembered for 2×5m.
+type Config struct {
+	Seed        string        // default "oactl"
+	AppID       string        // "" : any appid accepted, helpers need an explicit appid
+	Secret      string        // "" : any secret accepted
+	UnionID     bool          // answer unionid in jscode2session
+	CodeTTL     time.Duration // default 5m
+	JournalSize int           // default 1000
+	Now         func() time.Time
+	Logger      *slog.Logger // nil: no request log
+}
+
+// Server is the fake WeChat. It holds all of its state, so several can run
+// in one process (tests, `oactl dev`).
+type Server struct {
+	cfg  Config
+	mux  *http.ServeMux
+	rand io.Reader // for open-data ivs
+
+	mu       sync.Mutex
+	codes    *codeStore
+	users    map[string]*userEntry // by openid
+	userFIFO []string              // openids in first-login order, for eviction
+	phones   map[string]phone      // by user
+	tokens   map[string]tokenEntry // by access token
+	apps     map[string]*appTokens // by appid
+	tokenSeq uint64
+	mintSeq  uint64
+	faults   Faults
+	faultRNG *mrand.Rand
+	journal  *journal
+}
+
+type userEntry struct {
+	appid, user string
+	sessionKey  string
+}
+
+type phone struct{ number, pure, country string }
+
+type tokenEntry struct {
+	appid string
+	exp   time.Time
+}
+
+type appTokens struct{ normal, stable string }
+
+// New returns a Server for cfg, with defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.Seed == "" {
+		cfg.Seed = DefaultSeed
+	}
+	if cfg.CodeTTL <= 0 {
+		cfg.CodeTTL = DefaultCodeTTL
+	}
+	if cfg.JournalSize <= 0 {
+		cfg.JournalSize = DefaultJournalSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		rand:    rand.Reader,
+		codes:   newCodeStore(cfg.CodeTTL),
+		users:   make(map[string]*userEntry),
+		phones:  make(map[string]phone),
+		tokens:  make(map[string]tokenEntry),
+		apps:    make(map[string]*appTokens),
+		journal: newJournal(cfg.JournalSize),
+	}
+	s.resetFaults()
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	s.mux = m
+	h := func(pattern string, journaled bool, fn handlerFunc) {
+		m.Handle(pattern, s.wrap(journaled, fn))
+	}
+	h("GET /sns/jscode2session", true, s.jscode2session)
+	h("GET /cgi-bin/token", true, s.cgiToken)
+	h("POST /cgi-bin/stable_token", true, s.stableToken)
+	h("GET /wxa/checksession", true, s.checkSession)
+	h("POST /wxa/business/getuserphonenumber", true, s.phoneNumber)
+	h("POST /__mock/login", true, s.mockLogin)
+	h("GET /__mock/users/{user}", true, s.mockUser)
+	h("PUT /__mock/phones/{user}", true, s.mockPhone)
+	h("POST /__mock/encrypt", true, s.mockEncrypt)
+	h("GET /__mock/journal", false, s.mockJournal)
+	h("DELETE /__mock/journal", false, s.mockJournalClear)
+	h("PUT /__mock/faults", true, s.mockFaultsSet)
+	h("DELETE /__mock/faults", true, s.mockFaultsClear)
+	h("GET /__mock/healthz", false, s.mockHealthz)
+	h("/", true, s.notFound)
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) now() time.Time { return s.cfg.Now() }

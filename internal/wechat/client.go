@@ -1,0 +1,357 @@
+// Package wechat is the client for WeChat's mini-program server API
+// (jscode2session, access tokens, phone numbers) and the open-data crypto
+// (AES-128-CBC decryption, sha1 signature, watermark check). It has no
+// HTTP server and no database.
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout bounds each call when Client.Timeout is zero: the
+// mini-program gives up at 6 s, so the server must answer before that.
+const DefaultTimeout = 4 * time.Second
+
+// maxAnswer caps what is read from WeChat: its answers are a few hundred
+// bytes, so anything larger is a broken or hostile upstream.
+const maxAnswer = 64 << 10
+
+// Client calls WeChat's server API (or mockwx). Zero Timeout means 4s.
+// A Client caches its access token: use it through a pointer and do not
+// copy it after first use.
+type Client struct {
+	BaseURL string // e.g. "https://api.weixin.qq.com" or mockwx's URL
+	AppID   string
+	Secret  string
+	HTTP    *http.Client  // nil: a default client
+	Timeout time.Duration // per call
+	Now     func() time.Time
+
+	mu       sync.Mutex
+	token    string
+	tokenExp time.Time // when to stop using token (before WeChat's expiry)
+}
+
+// SessionInfo is jscode2session's answer. SessionKey is a secret: never
+// log or return it to a client.
+type SessionInfo struct{ OpenID, SessionKey, UnionID string }
+
+// PhoneInfo is getuserphonenumber's phone_info.
+type PhoneInfo struct {
+	PhoneNumber     string    `json:"phoneNumber"`
+	PurePhoneNumber string    `json:"purePhoneNumber"`
+	CountryCode     string    `json:"countryCode"`
+	Watermark       Watermark `json:"watermark"`
+}
+
+// Watermark is the appid and time WeChat stamps on data it issues.
+type Watermark struct {
+	AppID     string `json:"appid"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// APIError: WeChat answered with errcode != 0.
+type APIError struct {
+	Errcode int
+	Errmsg  string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wechat: errcode %d: %s", e.Errcode, e.Errmsg)
+}
+
+// ValidateBaseURL accepts an absolute http(s) URL without query or
+// credentials; plain http only when the host is loopback, because the app
+// secret travels in the query string.
+func ValidateBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("wechat base URL: %w", err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("wechat base URL %q: want https://host[:port]", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("wechat base URL: no credentials, query or fragment allowed")
+	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("wechat base URL %q: https is required unless the host is loopback (the app secret travels in it)", raw)
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (without port) is localhost or a
+// loopback address (127.0.0.0/8, ::1).
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+// Code2Session exchanges a wx.login code for the user's openid,
+// session_key and (when the app is bound to an open platform) unionid.
+// Errors never contain the secret, the code or the session_key.
+func (c *Client) Code2Session(ctx context.Context, code string) (SessionInfo, error) {
+	q := url.Values{}
+	q.Set("appid", c.AppID)
+	q.Set("secret", c.Secret)
+	q.Set("js_code", code)
+	q.Set("grant_type", "authorization_code")
+	var ans struct {
+		apiStatus
+		OpenID     string `json:"openid"`
+		SessionKey string `json:"session_key"`
+		UnionID    string `json:"unionid"`
+	}
+	if err := c.call(ctx, "jscode2session", http.MethodGet, "/sns/jscode2session", q, nil, &ans); err != nil {
+		return SessionInfo{}, err
+	}
+	if err := ans.err(); err != nil {
+		return SessionInfo{}, err
+	}
+	if ans.OpenID == "" || ans.SessionKey == "" {
+		return SessionInfo{}, errors.New("wechat: jscode2session: answer without openid or session_key")
+	}
+	return SessionInfo{OpenID: ans.OpenID, SessionKey: ans.SessionKey, UnionID: ans.UnionID}, nil
+}
+
+// PhoneNumber exchanges a getuserphonenumber code; it gets and caches an access token from
+// POST /cgi-bin/stable_token (force_refresh false), refreshing it before expires_in and once on errcode 40001/42001.
+func (c *Client) PhoneNumber(ctx context.Context, code string) (PhoneInfo, error) {
+	body, err := json.Marshal(map[string]string{"code": code})
+	if err != nil {
+		return PhoneInfo{}, fmt.Errorf("wechat: getuserphonenumber: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		tok, err := c.accessToken(ctx)
+		if err != nil {
+			return PhoneInfo{}, err
+		}
+		q := url.Values{}
+		q.Set("access_token", tok)
+		var ans struct {
+			apiStatus
+			PhoneInfo *PhoneInfo `json:"phone_info"`
+		}
+		if err := c.call(ctx, "getuserphonenumber", http.MethodPost, "/wxa/business/getuserphonenumber", q, body, &ans); err != nil {
+			return PhoneInfo{}, err
+		}
+		if ans.Errcode == 40001 || ans.Errcode == 42001 {
+			c.dropToken(tok)
+			if attempt == 0 {
+				continue
+			}
+		}
+		if err := ans.err(); err != nil {
+			return PhoneInfo{}, err
+		}
+		if ans.PhoneInfo == nil || ans.PhoneInfo.PurePhoneNumber == "" && ans.PhoneInfo.PhoneNumber == "" {
+			return PhoneInfo{}, errors.New("wechat: getuserphonenumber: answer without phone_info")
+		}
+		return *ans.PhoneInfo, nil
+	}
+}
+
+// accessToken returns the cached stable access token or fetches one. The
+// lock is held during the fetch on purpose: concurrent callers wait for
+// one request instead of each asking WeChat.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && c.now().Before(c.tokenExp) {
+		return c.token, nil
+	}
+	body, err := json.Marshal(map[string]any{
+		"grant_type":    "client_credential",
+		"appid":         c.AppID,
+		"secret":        c.Secret,
+		"force_refresh": false,
+	})
+	if err != nil {
+		return "", fmt.Errorf("wechat: stable_token: %w", err)
+	}
+	var ans struct {
+		apiStatus
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	if err := c.call(ctx, "stable_token", http.MethodPost, "/cgi-bin/stable_token", nil, body, &ans); err != nil {
+		return "", err
+	}
+	if err := ans.err(); err != nil {
+		return "", err
+	}
+	if ans.AccessToken == "" || ans.ExpiresIn <= 0 {
+		return "", errors.New("wechat: stable_token: answer without access_token or expires_in")
+	}
+	// Refresh early (a tenth of the lifetime, at most 5 minutes) so a
+	// token is never used in its last moments, when clocks disagree.
+	life := time.Duration(ans.ExpiresIn) * time.Second
+	c.token = ans.AccessToken
+	c.tokenExp = c.now().Add(life - min(life/10, 5*time.Minute))
+	return c.token, nil
+}
+
+func (c *Client) dropToken(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == tok {
+		c.token = ""
+	}
+}
+
+// apiStatus is the errcode/errmsg pair every WeChat answer may carry;
+// an absent errcode means success.
+type apiStatus struct {
+	Errcode int    `json:"errcode"`
+	Errmsg  string `json:"errmsg"`
+}
+
+func (s apiStatus) err() error {
+	if s.Errcode == 0 {
+		return nil
+	}
+	return &APIError{Errcode: s.Errcode, Errmsg: s.Errmsg}
+}
+
+// call does one HTTP exchange and decodes the JSON answer into out,
+// whatever the Content-Type (WeChat says text/plain).
+func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body []byte, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	u := strings.TrimRight(c.BaseURL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		// The URL holds the secret: report the base URL problem only.
+		return fmt.Errorf("wechat: %s: bad base URL", op)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return transportError(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return transportError(ctx, op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("wechat: %s: HTTP status %d", op, resp.StatusCode)
+	}
+	if len(data) > maxAnswer {
+		return fmt.Errorf("wechat: %s: answer larger than %d bytes", op, maxAnswer)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("wechat: %s: malformed answer (%d bytes): %w", op, len(data), errors.New(jsonErrorKind(err)))
+	}
+	return nil
+}
+
+// transportError turns an HTTP client failure into an error that keeps
+// errors.Is(err, context.DeadlineExceeded) but drops the URL, which
+// carries secret= and js_code=.
+func transportError(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("wechat: %s: %w", op, cerr)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("wechat: %s: %w", op, err)
+	}
+	return fmt.Errorf("wechat: %s: %w", op, redactErr{msg: redactText(err.Error()), err: err})
+}
+
+// redactErr keeps the chain of err (for errors.Is / As) but prints a
+// message from which query values have been removed.
+type redactErr struct {
+	msg string
+	err error
+}
+
+func (e redactErr) Error() string { return e.msg }
+func (e redactErr) Unwrap() error { return e.err }
+
+// redactText hides the values of the query parameters that hold secrets,
+// in case an inner error quotes a URL.
+func redactText(s string) string {
+	for _, k := range []string{"secret=", "js_code=", "access_token=", "session_key=", "code="} {
+		for i := 0; ; {
+			j := strings.Index(s[i:], k)
+			if j < 0 {
+				break
+			}
+			start := i + j + len(k)
+			end := start
+			for end < len(s) && !strings.ContainsRune("& \"'\n", rune(s[end])) {
+				end++
+			}
+			s = s[:start] + "REDACTED" + s[end:]
+			i = start + len("REDACTED")
+		}
+	}
+	return s
+}
+
+// RedactQuery is redactText for callers that log URLs or query strings.
+func RedactQuery(s string) string { return redactText(s) }
+
+// jsonErrorKind names a decoding failure without quoting the input (a
+// malformed answer could contain a session_key).
+func jsonErrorKind(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	default:
+		return "invalid JSON"
+	}
+}
