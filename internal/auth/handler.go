@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -260,8 +261,9 @@ func EnvelopeRouting(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Registered patterns hold a method and a space; mux.Handler reports
 		// "" for 404 and 405, and the bare target path for its redirects.
+		// An unclean path reports the pattern it would redirect to.
 		h, pattern := mux.Handler(r)
-		if strings.Contains(pattern, " ") {
+		if strings.Contains(pattern, " ") && isClean(r.URL.Path) {
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -276,6 +278,18 @@ func EnvelopeRouting(mux *http.ServeMux) http.Handler {
 		}
 		WriteEnvelope(w, r, http.StatusNotFound, ErrnoNotFound, MsgNotFound, nil)
 	})
+}
+
+// isClean reports whether the mux would serve p without a redirect.
+func isClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // statusRecorder captures what the mux's internal handlers write.

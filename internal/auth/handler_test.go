@@ -1,0 +1,307 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/auth/authtest"
+)
+
+type answer struct {
+	Status int
+	Errno  int             `json:"errno"`
+	Errmsg string          `json:"errmsg"`
+	Data   json.RawMessage `json:"data"`
+	Header http.Header
+	Body   string
+}
+
+type hEnv struct {
+	*env
+	h   http.Handler
+	log *bytes.Buffer
+}
+
+func newHEnv(t testing.TB) *hEnv {
+	e := newEnv(t)
+	buf := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.svc.Logger = logger
+	tz := time.FixedZone("CST", 8*3600)
+	return &hEnv{env: e, log: buf, h: auth.NewHandler(e.svc, auth.HandlerOptions{TimeZone: tz, Logger: logger})}
+}
+
+func (e *hEnv) do(t testing.TB, method, path, token string, body []byte) answer {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if token != "" {
+		req.Header.Set(auth.TokenHeader, token)
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, a.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatalf("%s %s: not an envelope: %q", method, path, a.Body)
+	}
+	if len(a.Data) == 0 {
+		t.Fatalf("%s %s: envelope without data: %q", method, path, a.Body)
+	}
+	return a
+}
+
+func (e *hEnv) loginToken(t testing.TB, code string) string {
+	t.Helper()
+	a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"`+code+`"}`))
+	if a.Errno != 0 {
+		t.Fatalf("login: %+v", a)
+	}
+	var d struct{ Token string }
+	_ = json.Unmarshal(a.Data, &d)
+	return d.Token
+}
+
+func expect(t *testing.T, name string, a answer, status, errno int, errmsg string) {
+	t.Helper()
+	if a.Status != status || a.Errno != errno || a.Errmsg != errmsg {
+		t.Errorf("%s: HTTP %d errno %d %q, want %d %d %q (body %s)", name, a.Status, a.Errno, a.Errmsg, status, errno, errmsg, a.Body)
+	}
+}
+
+func TestLoginHandler(t *testing.T) {
+	e := newHEnv(t)
+	a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"alice.1","userInfo":{"nickName":"爱丽丝👩‍💻","avatarUrl":"https://x/a.png","gender":2,"language":"zh_CN","city":"","province":"","country":""}}`))
+	expect(t, "login", a, 200, 0, "成功")
+	var d struct {
+		Token       string
+		TokenExpire string
+		UserInfo    map[string]any
+	}
+	if err := json.Unmarshal(a.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	// t0 is 08:00:00.5 UTC: +24h, whole seconds, shown in UTC+8.
+	if d.TokenExpire != "2026-03-02T16:00:00" {
+		t.Errorf("tokenExpire %q", d.TokenExpire)
+	}
+	if len(d.Token) != 43 {
+		t.Errorf("token %q", d.Token)
+	}
+	want := map[string]any{"nickName": "爱丽丝👩‍💻", "avatarUrl": "https://x/a.png", "gender": float64(2)}
+	for k, v := range want {
+		if d.UserInfo[k] != v {
+			t.Errorf("userInfo[%s] = %v, want %v", k, d.UserInfo[k], v)
+		}
+	}
+	if len(d.UserInfo) != 3 {
+		t.Errorf("userInfo has %d fields: %v", len(d.UserInfo), d.UserInfo)
+	}
+	// userInfo is optional; the answer is the stored profile.
+	a = e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"alice.2"}`))
+	expect(t, "login without userInfo", a, 200, 0, "成功")
+	if !strings.Contains(a.Body, `"nickName":"爱丽丝👩‍💻"`) {
+		t.Errorf("second login does not answer the stored profile: %s", a.Body)
+	}
+}
+
+func TestLoginHandlerBadInput(t *testing.T) {
+	e := newHEnv(t)
+	big := append([]byte(`{"code":"a","x":"`), bytes.Repeat([]byte("x"), 10<<20)...)
+	big = append(big, `"}`...)
+	cases := []struct {
+		name  string
+		body  []byte
+		errno int
+	}{
+		{"no body", nil, 401},
+		{"blank body", []byte("  \n"), 401},
+		{"null", []byte("null"), 401},
+		{"empty object", []byte("{}"), 401},
+		{"empty code", []byte(`{"code":""}`), 401},
+		{"not JSON", []byte("code=abc"), 402},
+		{"truncated JSON", []byte(`{"code":"abc"`), 402},
+		{"two values", []byte(`{"code":"a"}{"code":"b"}`), 402},
+		{"array", []byte(`["a"]`), 402},
+		{"code number", []byte(`{"code":123}`), 402},
+		{"gender string", []byte(`{"code":"a","userInfo":{"gender":"1"}}`), 402},
+		{"gender fraction", []byte(`{"code":"a","userInfo":{"gender":1.5}}`), 402},
+		{"gender 7", []byte(`{"code":"a","userInfo":{"gender":7}}`), 402},
+		{"userInfo string", []byte(`{"code":"a","userInfo":"x"}`), 402},
+		{"10 kB code", []byte(`{"code":"` + strings.Repeat("a", 10_000) + `"}`), 402},
+		{"control char code", []byte(`{"code":"a\u0001b"}`), 402},
+		{"invalid UTF-8 raw", []byte("{\"code\":\"a\",\"userInfo\":{\"nickName\":\"\xff\xfe\"}}"), 402},
+		{"avatar 256", []byte(`{"code":"a","userInfo":{"avatarUrl":"` + strings.Repeat("a", 256) + `"}}`), 402},
+		{"10 MB body", big, 402},
+	}
+	for _, c := range cases {
+		a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", c.body)
+		msg := map[int]string{401: "参数不对", 402: "参数值不对"}[c.errno]
+		expect(t, c.name, a, 200, c.errno, msg)
+	}
+	if e.wx.Calls != 0 {
+		t.Errorf("WeChat called %d times for bad input", e.wx.Calls)
+	}
+}
+
+func TestLoginHandlerWeChatFailures(t *testing.T) {
+	e := newHEnv(t)
+	e.wx.Errs = map[string]error{"bad": authtest.APIError(40029, "invalid code"), "down": authtest.ErrTransport}
+	a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"bad"}`))
+	expect(t, "refused", a, 200, -1, "错误")
+	if string(a.Data) != `{"wxErrcode":40029,"wxErrmsg":"invalid code"}` {
+		t.Errorf("data %s", a.Data)
+	}
+	a = e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"down"}`))
+	expect(t, "no answer", a, 200, -1, "错误")
+	if string(a.Data) != `{}` {
+		t.Errorf("data %s", a.Data)
+	}
+}
+
+func TestAccountStatesHandler(t *testing.T) {
+	e := newHEnv(t)
+	for _, c := range []struct {
+		u   auth.User
+		msg string
+	}{
+		{auth.User{OpenID: "o-d", Status: 1}, "账号不可用：已禁用"},
+		{auth.User{OpenID: "o-c", Status: 2}, "账号不可用：已注销"},
+		{auth.User{OpenID: "o-x", Deleted: true}, "账号不可用：已删除"},
+	} {
+		e.store.AddUser(c.u)
+		a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"`+c.u.OpenID[2:]+`"}`))
+		expect(t, c.msg, a, 200, 700, c.msg)
+	}
+	tok := e.loginToken(t, "zed")
+	u := e.store.User(4)
+	u.Status = 2
+	e.store.SetUser(u)
+	expect(t, "info of cancelled", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 700, "账号不可用：已注销")
+}
+
+func TestAuthedRoutes(t *testing.T) {
+	e := newHEnv(t)
+	tok := e.loginToken(t, "alice.1")
+	a := e.do(t, "GET", "/wx/auth/info", tok, nil)
+	expect(t, "info", a, 200, 0, "成功")
+	if string(a.Data) != `{"avatar":"","gender":0,"mobile":"","nickName":""}` {
+		t.Errorf("info data %s", a.Data)
+	}
+	expect(t, "profile", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"nickname":"新😀","avatar":"https://x/b.png","gender":1}`)), 200, 0, "成功")
+	a = e.do(t, "GET", "/wx/auth/info", tok, nil)
+	if string(a.Data) != `{"avatar":"https://x/b.png","gender":1,"mobile":"","nickName":"新😀"}` {
+		t.Errorf("info after profile %s", a.Data)
+	}
+	expect(t, "profile gender 7", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":7}`)), 200, 402, "参数值不对")
+	expect(t, "profile empty", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{}`)), 200, 401, "参数不对")
+	expect(t, "profile no body", e.do(t, "POST", "/wx/auth/profile", tok, nil), 200, 401, "参数不对")
+
+	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"code":"phone.1"}`))
+	expect(t, "bindPhone", a, 200, 0, "成功")
+	if string(a.Data) != `{"mobile":"13800138000"}` {
+		t.Errorf("bindPhone data %s", a.Data)
+	}
+	expect(t, "bindPhone empty", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{}`)), 200, 401, "参数不对")
+	expect(t, "bindPhone iv only", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"iv":"AAAA"}`)), 200, 401, "参数不对")
+	expect(t, "bindPhone junk", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"encryptedData":"AAAA","iv":"AAAA"}`)), 200, 402, "参数值不对")
+
+	expect(t, "logout", e.do(t, "POST", "/wx/auth/logout", tok, nil), 200, 0, "成功")
+	expect(t, "info after logout", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 501, "请登录")
+}
+
+func TestTokenHeaderHostile(t *testing.T) {
+	e := newHEnv(t)
+	tok := e.loginToken(t, "alice.1")
+	for name, v := range map[string]string{
+		"missing":  "",
+		"unknown":  strings.Repeat("A", 43),
+		"10 kB":    strings.Repeat("A", 10_000),
+		"control":  tok[:20] + "\x01\x7f" + tok[22:],
+		"too long": tok + "A",
+		"unicode":  "令牌",
+	} {
+		req := httptest.NewRequest("GET", "/wx/auth/info", nil)
+		req.Header[auth.TokenHeader] = []string{v}
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"errno":501`) {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	e.clock.Add(25 * time.Hour)
+	expect(t, "expired", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 501, "请登录")
+}
+
+type noRowStore struct{ *authtest.Store }
+
+func (noRowStore) UpdateProfile(context.Context, int64, auth.ProfileUpdate, time.Time) (auth.User, error) {
+	return auth.User{}, auth.ErrNotFound
+}
+
+func TestInternalAndUpdateFailures(t *testing.T) {
+	e := newHEnv(t)
+	tok := e.loginToken(t, "alice.1")
+	e.svc.Store = noRowStore{e.store}
+	expect(t, "update no row", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":1}`)), 200, 505, "更新数据失败")
+	e.svc.Store = e.store
+	e.store.Fail = errors.New("dial tcp 127.0.0.1:3306: connection refused")
+	expect(t, "db down login", e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"x"}`)), 200, 502, "系统内部错误")
+	expect(t, "db down info", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 502, "系统内部错误")
+	if !strings.Contains(e.log.String(), "connection refused") {
+		t.Error("internal error not logged")
+	}
+}
+
+func TestRoutingErrors(t *testing.T) {
+	e := newHEnv(t)
+	a := e.do(t, "GET", "/wx/auth/nope", "", nil)
+	expect(t, "unknown", a, 404, 404, auth.MsgNotFound)
+	a = e.do(t, "GET", "/wx/auth/login_by_weixin", "", nil)
+	expect(t, "wrong method", a, 405, 405, auth.MsgMethod)
+	if !strings.Contains(a.Header.Get("Allow"), "POST") {
+		t.Errorf("Allow %q", a.Header.Get("Allow"))
+	}
+	expect(t, "unclean path", e.do(t, "GET", "/wx/auth/../auth/info", "", nil), 404, 404, auth.MsgNotFound)
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netipPrefix{mustPrefix("10.0.0.0/8"), mustPrefix("::1/128")}
+	cases := []struct {
+		peer, xff, want string
+	}{
+		{"192.0.2.1:5000", "203.0.113.9", "192.0.2.1"},
+		{"10.0.0.2:5000", "203.0.113.9", "203.0.113.9"},
+		{"10.0.0.2:5000", "1.1.1.1, 203.0.113.9, 10.0.0.3", "203.0.113.9"},
+		{"10.0.0.2:5000", "", "10.0.0.2"},
+		{"10.0.0.2:5000", "junk", "10.0.0.2"},
+		{"[::1]:80", "2001:db8::1", "2001:db8::1"},
+		{"[::ffff:192.0.2.7]:80", "", "192.0.2.7"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := auth.ClientAddr(r, trusted).String(); got != c.want {
+			t.Errorf("%s / %q: %s, want %s", c.peer, c.xff, got, c.want)
+		}
+	}
+}
