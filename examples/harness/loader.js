@@ -183,6 +183,9 @@ function loadMiniProgram(root, wx, h) {
     stack,
     open,
     top: () => stack[stack.length - 1],
+    // require loads one of the program's modules (path from its root), the
+    // same instance its pages use.
+    require: (spec) => requireFrom(root)(spec.startsWith('/') ? spec : '/' + spec),
     launch: async () => {
       await call(appInstance, 'onLaunch', { path: appJson.pages[0], query: {} });
       await call(appInstance, 'onShow');

@@ -1,0 +1,51 @@
+'use strict';
+// phone.js: one simulated phone running the example mini-program against a
+// server, for the flow tests.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { createWx } = require('./wx.js');
+const { loadMiniProgram } = require('./loader.js');
+
+const EXAMPLE = path.resolve(__dirname, '..', 'miniprogram');
+// EXAMPLE_ORIGIN is the server the example's config/api.js names.
+const EXAMPLE_ORIGIN = 'http://127.0.0.1:8080';
+
+// newPhone loads the example with a fresh wx (empty storage) whose requests
+// to the example's configured origin go to api, and whose wx.login asks
+// mockwx for codes of user.
+function newPhone({ api, mockwx, user, appid }) {
+  const { wx, h } = createWx({ mockwx, user, appid, routes: { [EXAMPLE_ORIGIN]: api } });
+  const mp = loadMiniProgram(EXAMPLE, wx, h);
+  return { wx, h, mp, api: mp.require('/config/api.js'), util: mp.require('/utils/util.js') };
+}
+
+// waitFor polls cond until it returns a truthy value or ms pass; the pages
+// start work they do not hand back (navigateBack's onShow), so tests wait
+// for the visible outcome instead of sleeping.
+async function waitFor(cond, what, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) {
+      return v;
+    }
+    if (Date.now() > deadline) {
+      throw new Error('timed out waiting for ' + what);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// tempFile writes bytes to a temporary file, like the temporary path
+// chooseAvatar hands a page.
+function tempFile(name, bytes) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxfile-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+module.exports = { newPhone, waitFor, tempFile, EXAMPLE, EXAMPLE_ORIGIN };
