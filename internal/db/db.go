@@ -1,0 +1,166 @@
+// Package db is oactl's storage: DSN parsing and normalisation, the SQLite
+// and MySQL connections, embedded schema migrations, and the user and
+// session stores that implement auth.Store and auth.SessionLister.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	_ "github.com/go-sql-driver/mysql" // driver "mysql"
+	_ "modernc.org/sqlite"             // driver "sqlite", pure Go
+)
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// TimeZone is the zone wx_user's datetime columns are written and read
+	// in (the Java backend wrote local time). Default time.Local.
+	TimeZone *time.Location
+	Logger   *slog.Logger
+	// LockTimeout bounds the wait for the migration lock. Default 60s.
+	LockTimeout time.Duration
+}
+
+// DefaultLockTimeout is how long migrations wait for another run's lock.
+const DefaultLockTimeout = 60 * time.Second
+
+// DB is an open oactl database. It is safe for concurrent use.
+type DB struct {
+	cfg  Config
+	w    *sqlx.DB // writes (SQLite: the single writer connection)
+	r    *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
+	loc  *time.Location
+	log  *slog.Logger
+	lock time.Duration
+	// sleep waits between retries; replaceable in tests.
+	sleep func(context.Context, time.Duration) error
+}
+
+// Open connects to the database named by dsn (see ParseDSN). It does not
+// migrate. A SQLite file is created on first use.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, lock: opts.LockTimeout, sleep: sleepCtx}
+	if d.loc == nil {
+		d.loc = time.Local
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.lock <= 0 {
+		d.lock = DefaultLockTimeout
+	}
+	switch cfg.Dialect {
+	case SQLite:
+		err = d.openSQLite(ctx)
+	case MySQL:
+		err = d.openMySQL(ctx)
+	default:
+		err = fmt.Errorf("unknown dialect %q", cfg.Dialect)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *DB) openSQLite(ctx context.Context) error {
+	w, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
+	// One writer connection: SQLite allows one writer at a time anyway, and
+	// queueing in Go is cheaper than spinning on SQLITE_BUSY.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
+	r, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
+	d.w, d.r = w, r
+	return nil
+}
+
+func (d *DB) openMySQL(ctx context.Context) error {
+	x, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
+	x.SetMaxOpenConns(32)
+	x.SetMaxIdleConns(16)
+	// Below the usual server wait_timeout and proxy idle cuts.
+	x.SetConnMaxLifetime(5 * time.Minute)
+	x.SetConnMaxIdleTime(time.Minute)
+	if err := x.PingContext(ctx); err != nil {
+		x.Close()
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, d.cfg.MySQL.Passwd))
+	}
+	d.w, d.r = x, x
+	return nil
+}
+
+// Close closes every connection.
+func (d *DB) Close() error {
+	err := d.w.Close()
+	if d.r != d.w {
+		err = errors.Join(err, d.r.Close())
+	}
+	return err
+}
+
+// Dialect reports the database's dialect.
+func (d *DB) Dialect() Dialect { return d.cfg.Dialect }
+
+// SQL returns the raw pool (on SQLite the writer connection: it may read
+// and write), for checks, listings and tests.
+func (d *DB) SQL() *sqlx.DB { return d.w }
+
+// Reader returns a pool for read-only queries (on SQLite a separate pool
+// that does not queue behind writes; on MySQL the same as SQL).
+func (d *DB) Reader() *sqlx.DB { return d.r }
+
+// Location is the zone of wx_user's datetime columns.
+func (d *DB) Location() *time.Location { return d.loc }
+
+// Redacted is the DSN without its password, for messages.
+func (d *DB) Redacted() string { return d.cfg.Redacted() }
+
+func sleepCtx(ctx context.Context, dur time.Duration) error {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// queryer is what both *sqlx.DB and *sqlx.Tx (and a *sql.Conn wrapper) do.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
