@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oactl/oactl/internal/mockwx"
+)
+
+func testStdio(env map[string]string) (*stdio, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &stdio{
+		In: strings.NewReader(""), Out: &out, Err: &errb,
+		IsTerm: func() bool { return false },
+		Getenv: func(k string) string { return env[k] },
+	}, &out, &errb
+}
+
+func TestMockwxOpenIDSubcommand(t *testing.T) {
+	s, out, errb := testStdio(nil)
+	if code := run([]string{"mockwx", "openid", "alice", "--appid", "wxA", "--seed", "s1"}, s); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if got, want := strings.TrimSpace(out.String()), mockwx.OpenID("s1", "wxA", "alice"); got != want {
+		t.Errorf("openid %q, want %q", got, want)
+	}
+	s, out, _ = testStdio(map[string]string{"OA_WX_APP_ID": "wxEnv"})
+	if code := run([]string{"mockwx", "openid", "bob"}, s); code != 0 || strings.TrimSpace(out.String()) != mockwx.OpenID("oactl", "wxEnv", "bob") {
+		t.Errorf("openid from OA_WX_APP_ID: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{
+		{"mockwx", "openid"},
+		{"mockwx", "openid", "a", "b", "--appid", "x"},
+		{"mockwx", "openid", "alice"}, // no appid anywhere
+		{"mockwx", "stray"},
+		{"mockwx", "--addr", "0.0.0.0:9090"},
+		{"mockwx", "--addr", ":9090"},
+		{"mockwx", "--addr", "nonsense"},
+		{"mockwx", "--code-ttl", "0s"},
+		{"mockwx", "--journal-size", "0"},
+		{"mockwx", "--bogus"},
+	} {
+		s, _, _ := testStdio(nil)
+		if code := run(args, s); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestMockwxFlags(t *testing.T) {
+	s, _, _ := testStdio(nil)
+	var got *mockwxOptions
+	cmd := newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--secret", "sec", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := mockwxOptions{Addr: "[::1]:0", Seed: "S", AppID: "wxA", Secret: "sec", UnionID: true, CodeTTL: 30 * time.Second, JournalSize: 7}
+	if got == nil || got.Ready != nil || !sameOptions(*got, want) {
+		t.Errorf("options %+v, want %+v", got, want)
+	}
+	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--addr", "0.0.0.0:0", "--allow-remote"})
+	if err := cmd.Execute(); err != nil || !got.AllowRemote {
+		t.Errorf("--allow-remote: %v, %+v", err, got)
+	}
+	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd.SetArgs(nil)
+	if err := cmd.Execute(); err != nil || got.Addr != "127.0.0.1:9090" || got.Seed != "oactl" || got.CodeTTL != 5*time.Minute || got.JournalSize != 1000 {
+		t.Errorf("defaults: %v, %+v", err, got)
+	}
+}
+
+// TestMockwxServesAndStops runs the real command's server on a free port,
+// talks HTTP to it and stops it through the command's context.
+func TestMockwxServesAndStops(t *testing.T) {
+	s, out, errb := testStdio(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runMockwx(ctx, &factory{io: s}, &mockwxOptions{
+			Addr: "127.0.0.1:0", Seed: "oactl", AppID: "wxA", CodeTTL: time.Minute, JournalSize: 10,
+			Ready: func(u string) { ready <- u },
+		})
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("mockwx ended: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("mockwx not ready")
+	}
+	resp, err := http.Get(base + "/sns/jscode2session?appid=wxA&secret=topsecret&js_code=alice.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), mockwx.OpenID("oactl", "wxA", "alice")) {
+		t.Errorf("answer %s", body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("mockwx did not stop")
+	}
+	if !strings.Contains(out.String(), base) {
+		t.Errorf("stdout %q lacks the URL", out)
+	}
+	logs := errb.String()
+	if strings.Count(logs, "msg=request") != 1 || strings.Contains(logs, "topsecret") || strings.Contains(logs, "alice.1") {
+		t.Errorf("log: %s", logs)
+	}
+}
+
+func sameOptions(a, b mockwxOptions) bool {
+	a.Ready, b.Ready = nil, nil
+	return a.Addr == b.Addr && a.Seed == b.Seed && a.AppID == b.AppID && a.Secret == b.Secret &&
+		a.UnionID == b.UnionID && a.CodeTTL == b.CodeTTL && a.JournalSize == b.JournalSize && a.AllowRemote == b.AllowRemote
+}

@@ -1,0 +1,145 @@
+package mockwx
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCodeStoreIsBoundedByTheWindow(t *testing.T) {
+	ttl := time.Minute
+	s := newCodeStore(ttl)
+	now := time.Unix(0, 0)
+	step := 2 * ttl / 1000 // 1000 codes per 2×ttl window
+	maxLen, maxQueue := 0, 0
+	for i := range 200_000 {
+		now = now.Add(step)
+		if e := s.use(keyOf("code", "", "u."+strconv.Itoa(i)), now); e != 0 {
+			t.Fatalf("fresh code %d: errcode %d", i, e)
+		}
+		maxLen = max(maxLen, s.len())
+		maxQueue = max(maxQueue, len(s.queue)-s.head, cap(s.queue))
+	}
+	if maxLen > 1001 {
+		t.Errorf("store held %d codes, window is 1000", maxLen)
+	}
+	if maxQueue > 5000 {
+		t.Errorf("queue grew to %d slots for a window of 1000", maxQueue)
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	ok := map[string]parsedCode{
+		"alice":               {user: "alice"},
+		"alice.1":             {user: "alice"},
+		"a.b.c":               {user: "a"},
+		"err-1~x":             {user: "x", directives: []directive{{dirErr, -1}}},
+		"slow10~http502~y.z":  {user: "y", directives: []directive{{dirSlow, 10}, {dirHTTP, 502}}},
+		"garbage~drop~u":      {user: "u", directives: []directive{{dirGarbage, 0}, {dirDrop, 0}}},
+		"slow60000~u":         {user: "u", directives: []directive{{dirSlow, 60000}}},
+		"err40029~err0~u.1.2": {user: "u", directives: []directive{{dirErr, 40029}, {dirErr, 0}}},
+	}
+	for code, want := range ok {
+		got, err := parseCode(code)
+		if err != nil || got.user != want.user || len(got.directives) != len(want.directives) {
+			t.Errorf("parseCode(%q) = %+v, %v", code, got, err)
+			continue
+		}
+		for i := range want.directives {
+			if got.directives[i] != want.directives[i] {
+				t.Errorf("parseCode(%q) directive %d = %+v", code, i, got.directives[i])
+			}
+		}
+	}
+	bad := []string{"", "~", "~x", "x~", "drop~", ".x", "err~x", "err+1~x", "err1.5~x", "err--1~x", "slow-1~x",
+		"slow60001~x", "http1~x", "http600~x", "ERR1~x", "errx~y", "a b", "a\x00b", "\xff", "é", strings.Repeat("a", 129),
+		"err9999999999~x", "Drop~x", " drop~x"}
+	for _, code := range bad {
+		if got, err := parseCode(code); err == nil {
+			t.Errorf("parseCode(%q) = %+v, want an error", code, got)
+		}
+	}
+}
+
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"alice.1", "err-1~slow5~http502~garbage~drop~u.1", "~", "x~y~z", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		pc, err := parseCode(code)
+		if err != nil {
+			return
+		}
+		if pc.user == "" || strings.ContainsAny(pc.user, "~.") || len(code) > maxCodeLen {
+			t.Fatalf("parseCode(%q) accepted user %q", code, pc.user)
+		}
+		if len(pc.directives) != strings.Count(code, "~") {
+			t.Fatalf("parseCode(%q): %d directives", code, len(pc.directives))
+		}
+		for _, d := range pc.directives {
+			if d.kind == dirSlow && (d.n < 0 || d.n > maxSlow) || d.kind == dirHTTP && (d.n < 200 || d.n > 599) {
+				t.Fatalf("parseCode(%q): directive %+v out of range", code, d)
+			}
+		}
+		// The server answers it without crashing (codes that would sleep
+		// or hijack a recorder's connection are left to the HTTP tests).
+		if strings.Contains(code, "slow") || strings.Contains(code, "drop") {
+			return
+		}
+		s := New(Config{})
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/sns/jscode2session", nil)
+		req.URL.RawQuery = url.Values{"appid": {"a"}, "secret": {"s"}, "js_code": {code}}.Encode()
+		s.ServeHTTP(rec, req)
+		if rec.Code == 0 {
+			t.Fatal("no answer")
+		}
+	})
+}
+
+// BenchmarkCodeMemory sends 1,000,000 distinct codes through the handler
+// while the injected clock advances so that 10,000 codes fit in the 2×ttl
+// window, and reports the live heap after 10k and after 1M codes: both
+// are the window's, not the total's.
+func BenchmarkCodeMemory(b *testing.B) {
+	for range b.N {
+		ttl := time.Minute
+		now := time.Unix(1_700_000_000, 0)
+		s := New(Config{CodeTTL: ttl, Now: func() time.Time { return now }})
+		step := 2 * ttl / 10_000
+		heap := func() float64 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return float64(m.HeapAlloc)
+		}
+		base := heap()
+		req := httptest.NewRequest(http.MethodGet, "/sns/jscode2session", nil)
+		var at10k float64
+		for i := range 1_000_000 {
+			now = now.Add(step)
+			// 1,000 users, each with many codes: the user table stays
+			// small, so the heap measures the code store.
+			req.URL.RawQuery = "appid=wxbench&secret=s&js_code=u" + strconv.Itoa(i%1000) + "." + strconv.Itoa(i)
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 || strings.Contains(rec.Body.String(), "errcode") {
+				b.Fatalf("code %d: %d %s", i, rec.Code, rec.Body)
+			}
+			if i == 9_999 {
+				at10k = heap() - base
+			}
+		}
+		at1M := heap() - base
+		b.ReportMetric(at10k/1024, "heapKiB@10k")
+		b.ReportMetric(at1M/1024, "heapKiB@1M")
+		b.ReportMetric(at1M/at10k, "ratio")
+		b.ReportMetric(float64(s.codes.len()), "codes-remembered")
+		runtime.KeepAlive(s)
+	}
+}
