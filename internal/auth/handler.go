@@ -166,8 +166,7 @@ func (h *handlers) profile(w http.ResponseWriter, r *http.Request, _ Session, u 
 		WriteError(w, r, h.log, err)
 		return
 	}
-	upd := ProfileUpdate{Nickname: body.Nickname, Avatar: body.Avatar, Gender: body.Gender}
-	if _, err := h.svc.UpdateProfile(r.Context(), u, upd); err != nil {
+	if _, err := h.svc.UpdateProfile(r.Context(), u, ProfileUpdate(body)); err != nil {
 		WriteError(w, r, h.log, err)
 		return
 	}

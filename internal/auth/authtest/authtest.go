@@ -322,7 +322,7 @@ func APIError(errcode int, errmsg string) error {
 
 // ErrTransport is a WeChat call that did not get an answer; its text holds
 // a secret and a code the way net/http errors do, to test redaction.
-var ErrTransport = errors.New(`Get "https://wx.invalid/sns/jscode2session?appid=wxAPP&secret=TOPSECRET&js_code=CODE123&grant_type=authorization_code": context deadline exceeded`)
+var ErrTransport = errors.New(`get "https://wx.invalid/sns/jscode2session?appid=wxAPP&secret=TOPSECRET&js_code=CODE123&grant_type=authorization_code": context deadline exceeded`)
 
 // Clock is a settable clock for Service.Now.
 type Clock struct {

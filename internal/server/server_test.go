@@ -1,0 +1,423 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/auth/authtest"
+)
+
+type tEnv struct {
+	store *authtest.Store
+	wx    *authtest.WeChat
+	clock *authtest.Clock
+	svc   *auth.Service
+	h     http.Handler
+	log   *bytes.Buffer
+	dir   string
+}
+
+func newTEnv(t testing.TB, mod func(*Config)) *tEnv {
+	t.Helper()
+	e := &tEnv{store: authtest.NewStore(), wx: &authtest.WeChat{}, clock: &authtest.Clock{T: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}, log: &bytes.Buffer{}, dir: t.TempDir()}
+	logger := slog.New(slog.NewJSONHandler(e.log, nil))
+	e.svc = &auth.Service{Store: e.store, WeChat: e.wx, Now: e.clock.Now, Logger: logger}
+	cfg := Config{Service: e.svc, Store: e.store, Logger: logger, TimeZone: time.UTC, StorageDir: e.dir, Now: e.clock.Now,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e.h = New(cfg)
+	return e
+}
+
+type resp struct {
+	code   int
+	header http.Header
+	body   string
+	env    struct {
+		Errno  int             `json:"errno"`
+		Errmsg string          `json:"errmsg"`
+		Data   json.RawMessage `json:"data"`
+	}
+}
+
+func (e *tEnv) serve(r *http.Request) resp {
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, r)
+	out := resp{code: rec.Code, header: rec.Header(), body: rec.Body.String()}
+	_ = json.Unmarshal(rec.Body.Bytes(), &out.env)
+	return out
+}
+
+func (e *tEnv) do(method, path, token, body string) resp {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		r.Header.Set(auth.TokenHeader, token)
+	}
+	return e.serve(r)
+}
+
+func (e *tEnv) login(t testing.TB, code string) string {
+	t.Helper()
+	out := e.do("POST", "/wx/auth/login_by_weixin", "", `{"code":"`+code+`"}`)
+	var d struct{ Token string }
+	if err := json.Unmarshal(out.env.Data, &d); err != nil || d.Token == "" {
+		t.Fatalf("login: %s", out.body)
+	}
+	return d.Token
+}
+
+func TestHealthAndReady(t *testing.T) {
+	e := newTEnv(t, nil)
+	if r := e.do("GET", "/healthz", "", ""); r.code != 200 {
+		t.Errorf("healthz %d", r.code)
+	}
+	if r := e.do("GET", "/readyz", "", ""); r.code != 200 {
+		t.Errorf("readyz %d %s", r.code, r.body)
+	}
+	e.store.Schema = auth.SchemaState{Current: 3, Required: 2}
+	if r := e.do("GET", "/readyz", "", ""); r.code != 200 || !strings.Contains(r.body, "newer") {
+		t.Errorf("newer schema: %d %s", r.code, r.body)
+	}
+	e.store.Schema = auth.SchemaState{Current: 1, Required: 2}
+	if r := e.do("GET", "/readyz", "", ""); r.code != 503 {
+		t.Errorf("older schema: %d %s", r.code, r.body)
+	}
+	e.store.Fail = errors.New("dial tcp: password=hunter2 refused")
+	if r := e.do("GET", "/readyz", "", ""); r.code != 503 || strings.Contains(r.body, "hunter2") {
+		t.Errorf("db down: %d %s", r.code, r.body)
+	}
+}
+
+func TestRoutingEnvelopes(t *testing.T) {
+	e := newTEnv(t, nil)
+	for _, c := range []struct {
+		method, path string
+		code, errno  int
+	}{
+		{"GET", "/nope", 404, 404},
+		{"GET", "/wx/auth/nope", 404, 404},
+		{"DELETE", "/wx/auth/info", 405, 405},
+		{"GET", "/wx/auth/logout", 405, 405},
+		{"POST", "/healthz", 405, 405},
+		{"GET", "/wx/storage/fetch/../../etc/passwd", 404, 404},
+	} {
+		r := e.do(c.method, c.path, "", "")
+		if r.code != c.code || r.env.Errno != c.errno || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s", c.method, c.path, r.code, r.body)
+		}
+	}
+}
+
+type panicStore struct{ *authtest.Store }
+
+func (panicStore) SessionByTokenHash(context.Context, string) (auth.Session, auth.User, error) {
+	panic("boom: secret=abc")
+}
+
+func TestPanicRecovery(t *testing.T) {
+	e := newTEnv(t, nil)
+	tok := e.login(t, "alice")
+	e.svc.Store = panicStore{e.store}
+	r := e.do("GET", "/wx/auth/info", tok, "")
+	if r.code != 200 || r.env.Errno != 502 || r.env.Errmsg != "系统内部错误" {
+		t.Errorf("panic: %d %s", r.code, r.body)
+	}
+	if !strings.Contains(e.log.String(), `"panic"`) || strings.Contains(e.log.String(), "secret=abc") {
+		t.Errorf("panic log: %s", e.log)
+	}
+}
+
+func TestRequestLogAndMetrics(t *testing.T) {
+	e := newTEnv(t, nil)
+	e.wx.Errs = map[string]error{"refused": authtest.APIError(40029, "invalid code")}
+	tok := e.login(t, "alice.CODEXYZ")
+	e.do("GET", "/wx/auth/info", tok, "")
+	e.do("POST", "/wx/auth/login_by_weixin", "", `{"code":"refused"}`)
+	e.do("GET", "/wx/storage/fetch/0123456789abcdef0123456789abcdef.png", "", "")
+	e.do("GET", "/some/random/path", "", "")
+
+	lines := strings.Split(strings.TrimSpace(e.log.String()), "\n")
+	var reqLines []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q", l)
+		}
+		if m["msg"] == "request" {
+			reqLines = append(reqLines, m)
+		}
+	}
+	if len(reqLines) != 5 {
+		t.Fatalf("%d request lines, want 5:\n%s", len(reqLines), e.log)
+	}
+	for _, k := range []string{"id", "method", "route", "status", "duration", "ip", "errno"} {
+		if _, ok := reqLines[0][k]; !ok {
+			t.Errorf("request line lacks %s: %v", k, reqLines[0])
+		}
+	}
+	if reqLines[1]["route"] != "GET /wx/auth/info" || reqLines[4]["route"] != "unmatched" {
+		t.Errorf("routes: %v / %v", reqLines[1]["route"], reqLines[4]["route"])
+	}
+	for _, s := range []string{tok, "CODEXYZ", "key-alice", "/some/random/path"} {
+		if strings.Contains(e.log.String(), s) {
+			t.Errorf("log holds %q", s)
+		}
+	}
+
+	m := e.do("GET", "/metrics", "", "").body
+	for _, want := range []string{
+		`oactl_http_requests_total{route="POST /wx/auth/login_by_weixin",status="200"} 2`,
+		`oactl_http_requests_total{route="GET /wx/storage/fetch/{key}",status="404"} 1`,
+		`oactl_http_requests_total{route="unmatched",status="404"} 1`,
+		`oactl_http_request_duration_seconds_count{route="GET /wx/auth/info"} 1`,
+		`oactl_logins_total{errno="0"} 1`,
+		`oactl_logins_total{errno="-1"} 1`,
+		"# TYPE oactl_http_request_duration_seconds histogram",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, m)
+		}
+	}
+	for _, s := range []string{tok, "0123456789abcdef", "/some/random", "CODEXYZ"} {
+		if strings.Contains(m, s) {
+			t.Errorf("metrics hold %q", s)
+		}
+	}
+}
+
+// readCounter records whether the handler read the body.
+type readCounter struct{ n int }
+
+func (r *readCounter) Read(p []byte) (int, error) { r.n++; return 0, io.EOF }
+
+func TestLoginRateLimit(t *testing.T) {
+	e := newTEnv(t, func(c *Config) { c.LoginRate = 1 })
+	send := func(peer, xff string, body io.Reader) resp {
+		r := httptest.NewRequest("POST", "/wx/auth/login_by_weixin", body)
+		r.RemoteAddr = peer
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		return e.serve(r)
+	}
+	for i := 0; i < 2; i++ { // burst 2× the rate
+		if r := send("192.0.2.1:1", "", strings.NewReader(`{"code":"a"}`)); r.env.Errno != 0 {
+			t.Fatalf("login %d: %s", i, r.body)
+		}
+	}
+	body := &readCounter{}
+	r := send("192.0.2.1:1", "", body)
+	if r.env.Errno != 429 || r.env.Errmsg != "请求过于频繁" || r.header.Get("Retry-After") != "1" {
+		t.Errorf("third login: %d %v %s", r.code, r.header, r.body)
+	}
+	if body.n != 0 {
+		t.Error("rate-limited request's body was read")
+	}
+	if r := send("192.0.2.2:1", "", strings.NewReader(`{"code":"b"}`)); r.env.Errno != 0 {
+		t.Errorf("another address limited: %s", r.body)
+	}
+	// Behind a trusted proxy, the client is the X-Forwarded-For address;
+	// a spoofed left-most entry does not change it.
+	for i := 0; i < 2; i++ {
+		send("10.0.0.1:1", "203.0.113.5", strings.NewReader(`{"code":"c"}`))
+	}
+	if r := send("10.0.0.2:1", "1.2.3.4, 203.0.113.5", strings.NewReader(`{"code":"c"}`)); r.env.Errno != 429 {
+		t.Errorf("proxied client not limited: %s", r.body)
+	}
+	// An untrusted peer's X-Forwarded-For is ignored.
+	if r := send("192.0.2.9:1", "203.0.113.5", strings.NewReader(`{"code":"d"}`)); r.env.Errno != 0 {
+		t.Errorf("untrusted XFF believed: %s", r.body)
+	}
+	e.clock.Add(time.Second)
+	if r := send("192.0.2.1:1", "", strings.NewReader(`{"code":"a"}`)); r.env.Errno != 0 {
+		t.Errorf("after refill: %s", r.body)
+	}
+	if r := e.do("GET", "/metrics", "", ""); !strings.Contains(r.body, `oactl_logins_total{errno="429"} 2`) {
+		t.Errorf("metrics: %s", r.body)
+	}
+}
+
+func TestLimiterEviction(t *testing.T) {
+	l := newLimiters(10, 1000)
+	now := time.Unix(0, 0)
+	for i := 0; i < 5000; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		l.allow(a, now)
+		now = now.Add(10 * time.Millisecond)
+	}
+	if n := l.size(); n > 1000 {
+		t.Errorf("%d limiters kept, cap 1000", n)
+	}
+	now = now.Add(time.Hour)
+	l.allow(netip.MustParseAddr("192.0.2.1"), now)
+	l.allow(netip.MustParseAddr("192.0.2.2"), now.Add(2*time.Second))
+	// 5001 addresses were seen; idle ones go once the map is half full.
+	if n := l.size(); n > 600 {
+		t.Errorf("%d limiters after an idle hour", n)
+	}
+}
+
+func TestRateLimitOff(t *testing.T) {
+	e := newTEnv(t, nil)
+	for i := 0; i < 50; i++ {
+		if r := e.do("POST", "/wx/auth/login_by_weixin", "", `{"code":"a"}`); r.env.Errno != 0 {
+			t.Fatalf("login %d limited with rate 0: %s", i, r.body)
+		}
+	}
+}
+
+func testPNG() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	img.Set(0, 0, color.RGBA{255, 0, 0, 255})
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func multipartBody(t testing.TB, field string, data []byte) (io.Reader, string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	fw, err := w.CreateFormFile(field, "avatar.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write(data)
+	_ = w.Close()
+	return &b, w.FormDataContentType()
+}
+
+func (e *tEnv) upload(t testing.TB, token, host, field string, data []byte, mod func(*http.Request)) resp {
+	body, ct := multipartBody(t, field, data)
+	r := httptest.NewRequest("POST", "/wx/storage/upload", body)
+	r.Header.Set("Content-Type", ct)
+	r.Host = host
+	if token != "" {
+		r.Header.Set(auth.TokenHeader, token)
+	}
+	if mod != nil {
+		mod(r)
+	}
+	return e.serve(r)
+}
+
+func TestUploadAndFetch(t *testing.T) {
+	e := newTEnv(t, nil)
+	tok := e.login(t, "alice")
+	var jpg, gf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	_ = jpeg.Encode(&jpg, img, nil)
+	_ = gif.Encode(&gf, img, nil)
+	webp := append([]byte("RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00"), make([]byte, 14)...)
+	for name, c := range map[string]struct {
+		data []byte
+		ct   string
+	}{"png": {testPNG(), "image/png"}, "jpeg": {jpg.Bytes(), "image/jpeg"}, "gif": {gf.Bytes(), "image/gif"}, "webp": {webp, "image/webp"}} {
+		r := e.upload(t, tok, "oa.example:8080", "file", c.data, nil)
+		var d struct{ Key, URL string }
+		if err := json.Unmarshal(r.env.Data, &d); err != nil || r.env.Errno != 0 {
+			t.Fatalf("%s upload: %s", name, r.body)
+		}
+		if d.URL != "http://oa.example:8080/wx/storage/fetch/"+d.Key {
+			t.Errorf("%s url %q", name, d.URL)
+		}
+		f := e.do("GET", "/wx/storage/fetch/"+d.Key, "", "")
+		if f.code != 200 || f.header.Get("Content-Type") != c.ct || f.body != string(c.data) {
+			t.Errorf("%s fetch: %d %q", name, f.code, f.header.Get("Content-Type"))
+		}
+	}
+
+	// X-Forwarded-Proto counts only from a trusted proxy.
+	r := e.upload(t, tok, "oa.example", "file", testPNG(), func(r *http.Request) {
+		r.RemoteAddr = "10.1.2.3:5"
+		r.Header.Set("X-Forwarded-Proto", "https")
+	})
+	if !strings.Contains(r.body, `"url":"https://oa.example/wx/storage/fetch/`) {
+		t.Errorf("trusted proto: %s", r.body)
+	}
+	r = e.upload(t, tok, "oa.example", "file", testPNG(), func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") })
+	if !strings.Contains(r.body, `"url":"http://oa.example/`) {
+		t.Errorf("untrusted proto: %s", r.body)
+	}
+}
+
+func TestUploadPublicURL(t *testing.T) {
+	e := newTEnv(t, func(c *Config) { c.PublicURL = "https://cdn.example/oa/" })
+	tok := e.login(t, "alice")
+	r := e.upload(t, tok, "evil.example", "file", testPNG(), nil)
+	if !strings.Contains(r.body, `"url":"https://cdn.example/oa/wx/storage/fetch/`) {
+		t.Errorf("public url: %s", r.body)
+	}
+}
+
+func TestUploadRejects(t *testing.T) {
+	e := newTEnv(t, nil)
+	tok := e.login(t, "alice")
+	big := append(testPNG(), make([]byte, 3<<20)...)
+	cases := []struct {
+		name  string
+		r     resp
+		errno int
+	}{
+		{"no token", e.upload(t, "", "h", "file", testPNG(), nil), 501},
+		{"bad token", e.upload(t, strings.Repeat("x", 10_000), "h", "file", testPNG(), nil), 501},
+		{"not an image", e.upload(t, tok, "h", "file", []byte("<html><script>alert(1)</script>"), nil), 402},
+		{"svg", e.upload(t, tok, "h", "file", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), nil), 402},
+		{"3 MiB", e.upload(t, tok, "h", "file", big, nil), 402},
+		{"other field", e.upload(t, tok, "h", "avatar", testPNG(), nil), 401},
+		{"empty file", e.upload(t, tok, "h", "file", nil, nil), 401},
+		{"hostile host", e.upload(t, tok, "a/b@evil", "file", testPNG(), nil), 402},
+	}
+	for _, c := range cases {
+		if c.r.code != 200 || c.r.env.Errno != c.errno {
+			t.Errorf("%s: %d %s", c.name, c.r.code, c.r.body)
+		}
+	}
+	r := e.do("POST", "/wx/storage/upload", tok, "not multipart")
+	if r.env.Errno != 402 {
+		t.Errorf("not multipart: %s", r.body)
+	}
+}
+
+func TestFetchPathTricks(t *testing.T) {
+	e := newTEnv(t, nil)
+	tok := e.login(t, "alice")
+	r := e.upload(t, tok, "h", "file", testPNG(), nil)
+	var d struct{ Key string }
+	_ = json.Unmarshal(r.env.Data, &d)
+	for _, p := range []string{
+		"/wx/storage/fetch/ffffffffffffffffffffffffffffffff.png",
+		"/wx/storage/fetch/..",
+		"/wx/storage/fetch/..%2F..%2Fetc%2Fpasswd",
+		"/wx/storage/fetch/%2e%2e",
+		"/wx/storage/fetch/" + d.Key + "%00",
+		"/wx/storage/fetch/" + d.Key + "%2F",
+		"/wx/storage/fetch/" + strings.Repeat("a", 5000),
+		"/wx/storage/fetch/" + strings.ToUpper(d.Key),
+		"/wx/storage/fetch/.upload-123",
+		"/wx/storage/fetch/",
+	} {
+		r := e.serve(httptest.NewRequest("GET", p, nil))
+		if r.code != 404 || r.env.Errno != 404 {
+			t.Errorf("%.60s: %d %s", p, r.code, r.body)
+		}
+	}
+}
