@@ -1,0 +1,1 @@
+CREATE INDEX idx_wx_user_weixin_openid ON wx_user (weixin_openid);
