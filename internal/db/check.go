@@ -314,7 +314,7 @@ type indexPart struct {
 func loadTables(ctx context.Context, conn *sql.Conn) ([]*tableInfo, error) {
 	in := "('" + strings.Join(checkTables, "','") + "')"
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME, COALESCE(TABLE_COLLATION, ''), COALESCE(ROW_FORMAT, '') FROM information_schema.TABLES "+
-		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME IN "+in+" ORDER BY TABLE_NAME")
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME IN "+in+" ORDER BY FIELD(TABLE_NAME, '"+strings.Join(checkTables, "','")+"')")
 	if err != nil {
 		return nil, fmt.Errorf("check: list tables: %w", err)
 	}
@@ -682,6 +682,9 @@ func checkRoundTrip(ctx context.Context, conn *sql.Conn, r *Report, mysql bool) 
 		}
 	}
 	where := "a temporary copy of wx_user (CREATE TEMPORARY TABLE ... LIKE wx_user)"
+	if !mysql {
+		where = "a temporary copy of wx_user (CREATE TEMP TABLE ... AS SELECT * FROM wx_user WHERE 0)"
+	}
 	if !exists {
 		where = "a temporary table with the database's default character set (wx_user does not exist yet)"
 	}

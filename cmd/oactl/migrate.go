@@ -1,0 +1,462 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oactl/oactl/internal/config"
+	"github.com/oactl/oactl/internal/db"
+)
+
+func init() { register(newMigrateCmd) }
+
+// maxLockTimeout is GET_LOCK's useful upper bound (DESIGN: 1..3600 s).
+const maxLockTimeout = time.Hour
+
+// migrateOptions are the flags of `oactl migrate` (SPEC §6, §9).
+type migrateOptions struct {
+	Action      string // up, down, status, check
+	DSN         string
+	ConfigFile  string
+	LockTimeout time.Duration
+	JSON        bool
+	DryRun      bool
+	To          int
+	ToSet       bool
+	Yes         bool
+
+	// Open opens the database. It is called only once the flags are valid,
+	// so that a usage error never touches a database.
+	Open func(ctx context.Context) (*db.DB, error)
+}
+
+func newMigrateCmd(f *factory) *cobra.Command { return newMigrateCmdWith(f, nil) }
+
+// newMigrateCmdWith takes runF so that tests can capture the parsed options
+// without a database.
+func newMigrateCmdWith(f *factory, runF func(context.Context, *migrateOptions) error) *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the schema, adopt an existing wx_user, check utf8mb4",
+		Long: `migrate manages oactl's schema with embedded, versioned steps (one set for
+MySQL/MariaDB, one for SQLite); the applied versions are kept in the table
+oactl_schema_migrations. A database whose wx_user was made by the seed's
+DDL (the Java backend) is adopted as it is: its rows are never touched.
+
+check is a utf8mb4 doctor for DBAs: it proves that the database stores
+emoji and prints each fix as SQL and as my.cnf / my.ini lines.
+
+Exit status: 0 ok, 1 failure (including a lock wait that timed out and a
+wx_user that differs from the seed's), 2 usage, 3 pending steps (status)
+or failed findings (check). See docs/DBA.md.`,
+		Example: `  # what would run, without running it
+  oactl migrate up --dry-run --db 'mysql://oa:pw@127.0.0.1:3306/oa'
+
+  # create or upgrade the schema (adopts a seed-made wx_user)
+  oactl migrate up --db 'mysql://oa:pw@127.0.0.1:3306/oa'
+
+  # pending steps? (exit 3 when there are)
+  OA_DB='mysql://oa:pw@db:3306/oa' oactl migrate status --json
+
+  # can this database store emoji? (exit 3 when not)
+  oactl migrate check --db 'mysql://oa:pw@127.0.0.1:3306/oa'
+
+  # back to version 2: drops wx_session, which logs everyone out
+  oactl migrate down --to 2 --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError("migrate needs a subcommand: up, down, status or check")
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.DSN, "db", db.DefaultDSN, "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (env OA_DB)")
+	pf.StringVar(&o.ConfigFile, "config", "", "YAML configuration file; oa.db is read from it (env OA_CONFIG)")
+	pf.DurationVar(&o.LockTimeout, "lock-timeout", db.DefaultLockTimeout, "how long to wait for another migrate run's lock, then exit 1")
+	pf.BoolVar(&o.JSON, "json", false, "print JSON (shapes in docs/DBA.md)")
+
+	sub := func(use, short, long, example string, flags func(*cobra.Command)) *cobra.Command {
+		c := &cobra.Command{
+			Use: use, Short: short, Long: long, Example: example,
+			Args: cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				o.Action = strings.Fields(use)[0]
+				o.ToSet = c.Flags().Changed("to")
+				if err := o.validate(); err != nil {
+					return err
+				}
+				if err := resolveMigrateConfig(c, f, o); err != nil {
+					return err
+				}
+				o.Open = func(ctx context.Context) (*db.DB, error) {
+					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger(), LockTimeout: o.LockTimeout})
+				}
+				if runF != nil {
+					return runF(c.Context(), o)
+				}
+				return runMigrate(c.Context(), f.io, o)
+			},
+		}
+		if flags != nil {
+			flags(c)
+		}
+		return c
+	}
+	toFlag := func(c *cobra.Command, usage string) { c.Flags().IntVar(&o.To, "to", 0, usage) }
+	dryRun := func(c *cobra.Command) {
+		c.Flags().BoolVar(&o.DryRun, "dry-run", false, "print the exact SQL and change nothing")
+	}
+	cmd.AddCommand(
+		sub("up", "Apply pending steps (adopting a seed-made wx_user)",
+			`up applies every pending step, or those up to --to. Runs wait for each
+other through a lock (MySQL GET_LOCK), so two deploys at once apply each
+step once. An existing wx_user made by the seed's DDL is adopted (compared
+column by column, recorded as version 1, its rows untouched); one that
+differs is reported column by column and left alone (exit 1).`,
+			`  oactl migrate up
+  oactl migrate up --to 2 --dry-run`,
+			func(c *cobra.Command) { toFlag(c, "stop at this version (default: the latest)"); dryRun(c) }),
+		sub("down --to N --yes", "Revert steps above version N",
+			`down reverts applied steps above --to, newest first. Reverting the step
+that creates wx_session drops every session: everyone is logged out. The
+step that creates wx_user has no down: user data is never dropped by oactl.`,
+			`  oactl migrate down --to 2 --dry-run
+  oactl migrate down --to 2 --yes`,
+			func(c *cobra.Command) {
+				toFlag(c, "the version to go back to (required)")
+				dryRun(c)
+				c.Flags().BoolVar(&o.Yes, "yes", false, "really revert (required unless --dry-run)")
+			}),
+		sub("status", "Show applied and pending steps (exit 3 when steps are pending)", "", `  oactl migrate status
+  oactl migrate status --json | jq .pending`, nil),
+		sub("check", "Prove the database stores emoji; print fixes (exit 3 on failures)",
+			`check inspects the connection, server and database defaults, each oactl
+table and text column, index lengths against the row format's limit for a
+conversion to utf8mb4, sql_mode, and writes 😀, 👨‍👩‍👧‍👦 and 𠜎 through a temporary
+copy of wx_user, reading them back by key and comparing bytes. It reads
+information_schema and a handful of rows by primary key only, so it takes as
+long on a 10-million-row wx_user as on an empty one. Each finding is ok,
+warn or fail and carries its fix as SQL and as my.cnf / my.ini lines.`,
+			`  oactl migrate check --db 'mysql://oa:pw@127.0.0.1:3306/oa'
+  oactl migrate check --json | jq '.findings[] | select(.status != "ok")'`, nil),
+	)
+	return cmd
+}
+
+func (o *migrateOptions) validate() error {
+	if o.LockTimeout < time.Second || o.LockTimeout > maxLockTimeout {
+		return usageError("--lock-timeout must be between 1s and 1h, got %s", o.LockTimeout)
+	}
+	if o.ToSet && (o.To < 0 || o.To > db.SchemaVersion) {
+		return usageError("--to must be between 0 and %d, got %d", db.SchemaVersion, o.To)
+	}
+	if o.Action == "down" {
+		if !o.ToSet {
+			return usageError("down needs --to N: the version to go back to")
+		}
+		if !o.Yes && !o.DryRun {
+			return usageError("down drops tables: add --yes to do it, or --dry-run to see the SQL")
+		}
+	}
+	return nil
+}
+
+// resolveMigrateConfig fills --db from OA_DB or the config file's oa.db
+// when the flag was not given.
+func resolveMigrateConfig(c *cobra.Command, f *factory, o *migrateOptions) error {
+	getenv := f.io.Getenv
+	if o.ConfigFile == "" && getenv != nil {
+		o.ConfigFile = getenv("OA_CONFIG")
+	}
+	var file *config.File
+	if o.ConfigFile != "" {
+		var err error
+		if file, err = config.Load(o.ConfigFile); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	settings := []config.Setting{{Flag: "db", Env: "OA_DB", YAML: "oa.db", Secret: true}}
+	if err := config.Resolve(settings, c.Flags(), getenv, file); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, s *stdio, o *migrateOptions) error {
+	d, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch o.Action {
+	case "up":
+		return migrateUp(ctx, s, o, d.Migrator())
+	case "down":
+		return migrateDown(ctx, s, o, d.Migrator())
+	case "status":
+		return migrateStatus(ctx, s, o, d.Dialect(), d.Migrator())
+	case "check":
+		return migrateCheck(ctx, s, o, d)
+	}
+	return usageError("unknown migrate action %q", o.Action)
+}
+
+// migrator is the part of *db.Migrator the commands use.
+type migrator interface {
+	Status(ctx context.Context) (db.Status, error)
+	Up(ctx context.Context, to int, dryRun bool, w io.Writer) ([]int, error)
+	Down(ctx context.Context, to int, dryRun bool, w io.Writer) ([]int, error)
+}
+
+// stepsResult is the JSON of `migrate up --json` and `migrate down --json`.
+type stepsResult struct {
+	Action  string `json:"action"`
+	DryRun  bool   `json:"dryRun"`
+	Applied []int  `json:"applied"`
+}
+
+func migrateError(err error, o *migrateOptions) error {
+	if errors.Is(err, db.ErrLockTimeout) {
+		return withExit(exitFailure, fmt.Errorf("another oactl migrate holds the migration lock; gave up after --lock-timeout %s", o.LockTimeout))
+	}
+	return withExit(exitFailure, err)
+}
+
+func migrateUp(ctx context.Context, s *stdio, o *migrateOptions, m migrator) error {
+	to := db.SchemaVersion
+	if o.ToSet {
+		to = o.To
+	}
+	// With --json, progress and dry-run SQL go to stderr so that stdout
+	// stays one JSON document.
+	w := s.Out
+	if o.JSON {
+		w = s.Err
+	}
+	applied, err := m.Up(ctx, to, o.DryRun, w)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	return printSteps(s, o, applied)
+}
+
+func printSteps(s *stdio, o *migrateOptions, steps []int) error {
+	if steps == nil {
+		steps = []int{}
+	}
+	if o.JSON {
+		return writeMigrateJSON(s.Out, stepsResult{Action: o.Action, DryRun: o.DryRun, Applied: steps})
+	}
+	verb := map[string]string{"up": "applied", "down": "reverted"}[o.Action]
+	if o.DryRun {
+		verb = "would be " + verb
+	}
+	if len(steps) == 0 {
+		_, err := fmt.Fprintln(s.Out, "nothing to do: the schema is already at the requested version")
+		return err
+	}
+	_, err := fmt.Fprintf(s.Out, "%s: %s\n", verb, joinVersions(steps))
+	return err
+}
+
+func joinVersions(v []int) string {
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func migrateDown(ctx context.Context, s *stdio, o *migrateOptions, m migrator) error {
+	st, err := m.Status(ctx)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	for _, step := range st.Steps {
+		if step.Version <= o.To || !step.Applied {
+			continue
+		}
+		if !step.HasDown {
+			return usageError("step %d (%s) has no down: oactl never drops user data; the lowest --to is %d", step.Version, step.Name, step.Version)
+		}
+		if strings.Contains(step.Name, "session") {
+			fmt.Fprintf(s.Err, "warning: reverting step %d (%s) drops wx_session: every user is logged out and must log in again\n", step.Version, step.Name)
+		}
+	}
+	w := s.Out
+	if o.JSON {
+		w = s.Err
+	}
+	reverted, err := m.Down(ctx, o.To, o.DryRun, w)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	return printSteps(s, o, reverted)
+}
+
+// statusJSON is the JSON of `migrate status --json`.
+type statusJSON struct {
+	Dialect   string           `json:"dialect"`
+	Current   int              `json:"current"`
+	Latest    int              `json:"latest"`
+	Pending   []int            `json:"pending"`
+	Adoptable bool             `json:"adoptable"`
+	Steps     []statusStepJSON `json:"steps"`
+}
+
+type statusStepJSON struct {
+	Version   int        `json:"version"`
+	Name      string     `json:"name"`
+	Applied   bool       `json:"applied"`
+	AppliedAt *time.Time `json:"appliedAt"` // null while pending
+	HasDown   bool       `json:"hasDown"`
+}
+
+func migrateStatus(ctx context.Context, s *stdio, o *migrateOptions, dialect db.Dialect, m migrator) error {
+	st, err := m.Status(ctx)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	out := statusJSON{Dialect: string(dialect), Current: st.Current, Latest: st.Latest, Adoptable: st.Adoptable,
+		Pending: []int{}, Steps: []statusStepJSON{}}
+	for _, step := range st.Steps {
+		j := statusStepJSON{Version: step.Version, Name: step.Name, Applied: step.Applied, HasDown: step.HasDown}
+		if step.Applied {
+			at := step.AppliedAt.UTC()
+			j.AppliedAt = &at
+		} else {
+			out.Pending = append(out.Pending, step.Version)
+		}
+		out.Steps = append(out.Steps, j)
+	}
+	if o.JSON {
+		if err := writeMigrateJSON(s.Out, out); err != nil {
+			return err
+		}
+	} else if err := printStatus(s.Out, out); err != nil {
+		return err
+	}
+	if len(out.Pending) > 0 {
+		return withExit(exitProblems, nil)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, st statusJSON) error {
+	fmt.Fprintf(w, "schema version %d of %d (%s), %d pending\n", st.Current, st.Latest, st.Dialect, len(st.Pending))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, step := range st.Steps {
+		state := "pending"
+		if step.Applied {
+			state = "applied " + step.AppliedAt.Format(time.RFC3339)
+		}
+		down := ""
+		if !step.HasDown {
+			down = "(no down)"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", step.Version, step.Name, state, down)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if st.Adoptable {
+		fmt.Fprintln(w, "an existing wx_user matches the seed's DDL: `oactl migrate up` adopts it without touching its rows")
+	}
+	if len(st.Pending) > 0 {
+		_, err := fmt.Fprintln(w, "run `oactl migrate up` to apply the pending steps")
+		return err
+	}
+	return nil
+}
+
+// checkJSON is the JSON of `migrate check --json`.
+type checkJSON struct {
+	Dialect  string          `json:"dialect"`
+	Server   string          `json:"server"`
+	Database string          `json:"database"`
+	OK       bool            `json:"ok"` // no finding failed
+	Counts   checkCountsJSON `json:"counts"`
+	Findings []db.Finding    `json:"findings"`
+}
+
+type checkCountsJSON struct {
+	OK   int `json:"ok"`
+	Warn int `json:"warn"`
+	Fail int `json:"fail"`
+}
+
+func migrateCheck(ctx context.Context, s *stdio, o *migrateOptions, d *db.DB) error {
+	r, err := d.Check(ctx)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	return printCheck(s, o, r)
+}
+
+func printCheck(s *stdio, o *migrateOptions, r *db.Report) error {
+	c := r.Counts()
+	out := checkJSON{Dialect: r.Dialect, Server: r.Server, Database: r.Database, OK: !r.Failed(),
+		Counts:   checkCountsJSON{OK: c[db.SeverityOK], Warn: c[db.SeverityWarn], Fail: c[db.SeverityFail]},
+		Findings: r.Findings}
+	if out.Findings == nil {
+		out.Findings = []db.Finding{}
+	}
+	var err error
+	if o.JSON {
+		err = writeMigrateJSON(s.Out, out)
+	} else {
+		err = printFindings(s.Out, out)
+	}
+	if err != nil {
+		return err
+	}
+	if r.Failed() {
+		return withExit(exitProblems, nil)
+	}
+	return nil
+}
+
+func printFindings(w io.Writer, r checkJSON) error {
+	fmt.Fprintf(w, "%s %s, database %s\n\n", r.Dialect, r.Server, r.Database)
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "%-4s  %s: %s\n", strings.ToUpper(string(f.Status)), f.ID, f.Summary)
+		if f.Status == db.SeverityOK {
+			continue
+		}
+		indentLines(w, "      ", f.Detail)
+		if f.FixSQL != "" {
+			fmt.Fprintln(w, "      fix, SQL:")
+			indentLines(w, "        ", f.FixSQL)
+		}
+		if f.FixConfig != "" {
+			fmt.Fprintln(w, "      fix, my.cnf (Linux) / my.ini (Windows) or oactl settings:")
+			indentLines(w, "        ", f.FixConfig)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%d ok, %d warn, %d fail\n", r.Counts.OK, r.Counts.Warn, r.Counts.Fail)
+	return err
+}
+
+func indentLines(w io.Writer, prefix, text string) {
+	if text == "" {
+		return
+	}
+	for _, line := range strings.Split(text, "\n") {
+		fmt.Fprintln(w, prefix+line)
+	}
+}
+
+func writeMigrateJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
