@@ -116,7 +116,7 @@ func (s *Server) mockLogin(w *recorder, r *http.Request) {
 	now := s.now()
 	s.mu.Lock()
 	s.mintSeq++
-	sum := mac(s.cfg.Seed, "mint\n", strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.mintSeq, 10))
+	sum := s.mac.sum("mint\n", strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.mintSeq, 10))
 	code := req.User + ".m" + strconv.FormatUint(s.mintSeq, 36) + fmt.Sprintf("%x", sum[:6])
 	s.codes.mint(keyOf("code", "", code), now)
 	s.mu.Unlock()
@@ -132,8 +132,8 @@ func (s *Server) mockUser(w *recorder, r *http.Request) {
 	}
 	_, issued := s.sessionKeyOf(appid, user)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"openid":           OpenID(s.cfg.Seed, appid, user),
-		"unionid":          UnionID(s.cfg.Seed, user),
+		"openid":           s.mac.openID(appid, user),
+		"unionid":          s.mac.unionID(user),
 		"sessionKeyIssued": issued,
 	})
 }
@@ -236,13 +236,13 @@ func (s *Server) mockEncrypt(w *recorder, r *http.Request) {
 			Country   string `json:"country"`
 			AvatarURL string `json:"avatarUrl"`
 			UnionID   string `json:"unionId,omitempty"`
-		}{OpenID(s.cfg.Seed, appid, req.User), req.User, 0, "zh_CN", "", "", "", "", s.unionIfOn(req.User)})
+		}{s.mac.openID(appid, req.User), req.User, 0, "zh_CN", "", "", "", "", s.unionIfOn(req.User)})
 	case req.Kind == "phone":
 		s.mu.Lock()
 		p, registered := s.phones[req.User]
 		s.mu.Unlock()
 		if !registered {
-			n := PhoneNumber(s.cfg.Seed, req.User)
+			n := s.mac.phoneNumber(req.User)
 			p = phone{number: n, pure: n, country: "86"}
 		}
 		raw, _ = json.Marshal(map[string]string{"phoneNumber": p.number, "purePhoneNumber": p.pure, "countryCode": p.country})
@@ -281,7 +281,7 @@ func (s *Server) unionIfOn(user string) string {
 	if !s.cfg.UnionID {
 		return ""
 	}
-	return UnionID(s.cfg.Seed, user)
+	return s.mac.unionID(user)
 }
 
 func (s *Server) mockJournal(w *recorder, r *http.Request) {

@@ -46,6 +46,7 @@ type Config struct {
 // in one process (tests, `oactl dev`).
 type Server struct {
 	cfg  Config
+	mac  macer
 	mux  *http.ServeMux
 	rand io.Reader // for open-data ivs
 
@@ -96,6 +97,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg:     cfg,
+		mac:     newMacer(cfg.Seed),
 		rand:    rand.Reader,
 		codes:   newCodeStore(cfg.CodeTTL),
 		users:   make(map[string]*userEntry),

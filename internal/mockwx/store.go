@@ -11,14 +11,15 @@ import (
 type codeKey [16]byte
 
 func keyOf(namespace, appid, code string) codeKey {
-	h := sha256.New()
-	h.Write([]byte(namespace))
-	h.Write([]byte{0})
-	h.Write([]byte(appid))
-	h.Write([]byte{0})
-	h.Write([]byte(code))
+	var buf [256]byte
+	b := append(buf[:0], namespace...)
+	b = append(b, 0)
+	b = append(b, appid...)
+	b = append(b, 0)
+	b = append(b, code...)
+	sum := sha256.Sum256(b)
 	var k codeKey
-	copy(k[:], h.Sum(nil))
+	copy(k[:], sum[:])
 	return k
 }
 
@@ -29,14 +30,16 @@ const (
 	codeUsed
 )
 
+// Times are Unix nanoseconds: entries without pointers keep the map and
+// the queue out of the garbage collector's scan.
 type codeEntry struct {
 	state codeState
-	at    time.Time // when minted or first used
+	at    int64 // when minted or first used
 }
 
 type queued struct {
 	key codeKey
-	at  time.Time
+	at  int64
 }
 
 // codeStore remembers codes for 2×ttl after they were minted or used, then
@@ -57,7 +60,8 @@ func newCodeStore(ttl time.Duration) *codeStore {
 // use records a use of the code at now and returns the errcode of the
 // answer: 0 for a fresh code, 40163 for a reuse within ttl, 40029 for a
 // later reuse or a minted code that waited longer than ttl.
-func (s *codeStore) use(k codeKey, now time.Time) int {
+func (s *codeStore) use(k codeKey, t time.Time) int {
+	now := t.UnixNano()
 	s.expire(now)
 	e, ok := s.entries[k]
 	switch {
@@ -65,12 +69,12 @@ func (s *codeStore) use(k codeKey, now time.Time) int {
 		s.put(k, codeEntry{state: codeUsed, at: now})
 		return 0
 	case e.state == codeMinted:
-		if now.Sub(e.at) > s.ttl {
+		if now-e.at > int64(s.ttl) {
 			return 40029
 		}
 		s.put(k, codeEntry{state: codeUsed, at: now})
 		return 0
-	case now.Sub(e.at) <= s.ttl:
+	case now-e.at <= int64(s.ttl):
 		return 40163
 	default:
 		return 40029
@@ -78,7 +82,8 @@ func (s *codeStore) use(k codeKey, now time.Time) int {
 }
 
 // mint records a code handed out by /__mock/login.
-func (s *codeStore) mint(k codeKey, now time.Time) {
+func (s *codeStore) mint(k codeKey, t time.Time) {
+	now := t.UnixNano()
 	s.expire(now)
 	s.put(k, codeEntry{state: codeMinted, at: now})
 }
@@ -91,14 +96,14 @@ func (s *codeStore) put(k codeKey, e codeEntry) {
 // expire forgets codes older than 2×ttl. A queue item whose entry was
 // re-stamped later (a minted code that got used) is skipped: the newer
 // queue item owns the entry.
-func (s *codeStore) expire(now time.Time) {
-	limit := now.Add(-2 * s.ttl)
+func (s *codeStore) expire(now int64) {
+	limit := now - 2*int64(s.ttl)
 	for s.head < len(s.queue) {
 		q := s.queue[s.head]
-		if !q.at.Before(limit) {
+		if q.at >= limit {
 			break
 		}
-		if e, ok := s.entries[q.key]; ok && e.at.Equal(q.at) {
+		if e, ok := s.entries[q.key]; ok && e.at == q.at {
 			delete(s.entries, q.key)
 		}
 		s.queue[s.head] = queued{}

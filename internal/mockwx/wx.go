@@ -240,8 +240,8 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		finish(w, a, ctText, nil)
 		return
 	}
-	openid := OpenID(s.cfg.Seed, appid, pc.user)
-	key := SessionKey(s.cfg.Seed, appid, code)
+	openid := s.mac.openID(appid, pc.user)
+	key := s.mac.sessionKey(appid, code)
 	s.mu.Lock()
 	s.setSessionKey(openid, appid, pc.user, key)
 	s.mu.Unlock()
@@ -252,7 +252,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	b = append(b, openid...)
 	if s.cfg.UnionID {
 		b = append(b, `","unionid":"`...)
-		b = append(b, UnionID(s.cfg.Seed, pc.user)...)
+		b = append(b, s.mac.unionID(pc.user)...)
 	}
 	b = append(b, `"}`...)
 	writeRaw(w, http.StatusOK, ctText, b)
@@ -278,7 +278,7 @@ func (s *Server) setSessionKey(openid, appid, user, key string) {
 func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[OpenID(s.cfg.Seed, appid, user)]
+	u, ok := s.users[s.mac.openID(appid, user)]
 	if !ok || u.appid != appid || u.user != user {
 		return "", false
 	}
@@ -288,7 +288,7 @@ func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 // newToken mints an access token; callers hold s.mu.
 func (s *Server) newToken(appid, kind string, now time.Time) string {
 	s.tokenSeq++
-	sum := mac(s.cfg.Seed, "access_token\n", appid, "\n", kind, "\n",
+	sum := s.mac.sum("access_token\n", appid, "\n", kind, "\n",
 		strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.tokenSeq, 10))
 	tok := base64.RawURLEncoding.EncodeToString(sum)
 	s.tokens[tok] = tokenEntry{appid: appid, exp: now.Add(tokenTTL)}
@@ -470,7 +470,7 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 		return
 	}
 	if !registered {
-		n := PhoneNumber(s.cfg.Seed, pc.user)
+		n := s.mac.phoneNumber(pc.user)
 		p = phone{number: n, pure: n, country: "86"}
 	}
 	body, _ := json.Marshal(map[string]any{
