@@ -83,11 +83,11 @@ func TestMigrateUsageErrors(t *testing.T) {
 		{"migrate"},
 		{"migrate", "sideways"},
 		{"migrate", "status", "extra"},
-		{"migrate", "down", "--to", "2"},   // no --yes
-		{"migrate", "down", "--yes"},       // no --to
-		{"migrate", "up", "--to", "-1"},    // out of range
-		{"migrate", "up", "--to", "99"},    // no such step
-		{"migrate", "up", "--to", "two"},   // not a number
+		{"migrate", "down", "--to", "2"}, // no --yes
+		{"migrate", "down", "--yes"},     // no --to
+		{"migrate", "up", "--to", "-1"},  // out of range
+		{"migrate", "up", "--to", "99"},  // no such step
+		{"migrate", "up", "--to", "two"}, // not a number
 		{"migrate", "up", "--lock-timeout", "0s"},
 		{"migrate", "up", "--lock-timeout", "2h"},
 		{"migrate", "check", "--bogus"},
