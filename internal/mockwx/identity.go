@@ -37,7 +37,6 @@ func (m macer) sum(parts ...string) []byte {
 	return h.Sum(make([]byte, 0, sha256.Size))
 }
 
-
 func (m macer) openID(appid, user string) string {
 	return "o" + base64.RawURLEncoding.EncodeToString(m.sum(appid, "\n", user))[:27]
 }
