@@ -179,6 +179,12 @@ func parseMySQLDriverDSN(dsn string) (Config, error) {
 
 // finishMySQL applies the settings oactl relies on, whatever the DSN said.
 func finishMySQL(cfg *mysql.Config) (Config, error) {
+	switch cfg.Net {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		// Other names would need a dialer registered with the driver.
+		return Config{}, fmt.Errorf("database DSN: network %q: want tcp or unix", cfg.Net)
+	}
 	if err := cfg.Apply(mysql.Charset(mysqlCharset, mysqlCollation)); err != nil {
 		return Config{}, fmt.Errorf("database DSN: %w", err)
 	}

@@ -44,3 +44,5 @@ func testCtx(t testing.TB) context.Context {
 }
 
 func mysqlOrSkip(t *testing.T) string { t.Helper(); return dbtest.MySQL(t) }
+
+func dbtestSQLite(t *testing.T) string { t.Helper(); return dbtest.SQLite(t) }

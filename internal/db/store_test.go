@@ -508,3 +508,50 @@ func testDuplicateToken(t *testing.T, d *DB) {
 		t.Errorf("user row left behind by a failed login")
 	}
 }
+
+// TestConcurrentLoginsTwoProcesses: two *DB on one database (like two
+// serve processes) race logins of one new openid. On SQLite this goes
+// through busy_timeout, SQLITE_BUSY retries and the unique-constraint path.
+func TestConcurrentLoginsTwoProcesses(t *testing.T) {
+	backends(t, func(t *testing.T, dsn string) {
+		a := migrated(t, dsn, Options{})
+		b := openDB(t, dsn, Options{})
+		openid := uniq("oTwo")
+		const n = 40
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		ids := make([]int64, n)
+		for i := range n {
+			d := a
+			if i%2 == 1 {
+				d = b
+			}
+			wg.Go(func() {
+				u, _, err := d.Login(testCtx(t), record(openid, auth.Profile{}, at))
+				ids[i], errs[i] = u.ID, err
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil || ids[i] != ids[0] {
+				t.Errorf("login %d: user %d (first %d), %v", i, ids[i], ids[0], errs[i])
+			}
+		}
+		if c := count(t, a, "SELECT COUNT(*) FROM wx_user WHERE weixin_openid = ?", openid); c != 1 {
+			t.Errorf("%d rows for one openid", c)
+		}
+	})
+}
+
+func TestIsDuplicateSQLite(t *testing.T) {
+	d := migrated(t, dbtestSQLite(t), Options{})
+	insertUser(t, d, "o1", "same", 0, 0)
+	_, err := d.SQL().Exec(`INSERT INTO wx_user (username, weixin_openid) VALUES ('same', 'o2')`)
+	if !isDuplicate(err) {
+		t.Fatalf("isDuplicate(%v) = false", err)
+	}
+	_, err = d.SQL().Exec(`INSERT INTO wx_user (username, weixin_openid) VALUES (NULL, 'o2')`)
+	if err == nil || isDuplicate(err) {
+		t.Fatalf("NOT NULL violation %v counted as duplicate", err)
+	}
+}
