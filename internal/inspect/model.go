@@ -1,0 +1,569 @@
+// Package inspect is the Bubble Tea session inspector behind `oactl
+// sessions`: a table of login sessions read page by page from an
+// auth.SessionLister, a filter, a per-user detail view and revocation
+// after a (y/N) prompt. The model is plain data; every database call runs
+// in a tea.Cmd, so Update and View are tested without a terminal.
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/rivo/uniseg"
+
+	"github.com/oactl/oactl/internal/auth"
+)
+
+// Options configure a Model. Only Lister is required.
+type Options struct {
+	Lister   auth.SessionLister
+	Context  context.Context  // bounds every database call; nil: Background
+	Now      func() time.Time // the clock states and revocations use; nil: time.Now
+	Location *time.Location   // the zone times are shown in; nil: UTC
+	ReadOnly bool             // hide and refuse revocation
+	PageSize int              // rows per keyset page; 0: 100
+	// Refresh reloads the loaded rows this often; 0 turns it off.
+	Refresh time.Duration
+	// Debounce delays the query after a filter keystroke, so typing a
+	// name runs one query, not one per letter; 0 queries at once.
+	Debounce time.Duration
+	Reason   string             // revoke_reason written; "": "support"
+	Renderer *lipgloss.Renderer // nil: lipgloss's default renderer
+	Timeout  time.Duration      // per database call; 0: 10s
+}
+
+const (
+	maxFilterRunes = 64
+	// refreshCap bounds what a refresh re-reads when many pages were
+	// scrolled through: past it, a refresh starts again at the top.
+	refreshCap = 2000
+)
+
+type mode int
+
+const (
+	modeList mode = iota
+	modeDetail
+)
+
+type paneID int
+
+const (
+	listPane paneID = iota
+	detailPane
+)
+
+// pane is one scrolled list of rows with its keyset paging state.
+type pane struct {
+	rows    []auth.SessionRow
+	cursor  int
+	offset  int  // first row on screen
+	more    bool // the database may hold rows after the last one loaded
+	loading bool
+	seq     int // generation of the newest request; older answers are dropped
+	err     error
+}
+
+func (p *pane) selected() (auth.SessionRow, bool) {
+	if p.cursor < 0 || p.cursor >= len(p.rows) {
+		return auth.SessionRow{}, false
+	}
+	return p.rows[p.cursor], true
+}
+
+// confirmation is a pending (y/N) question.
+type confirmation struct {
+	prompt    string
+	sessionID int64 // revoke one session, or
+	userID    int64 // every session of a user when sessionID is 0
+}
+
+// Model is the inspector's state.
+type Model struct {
+	opts      Options
+	keys      KeyMap
+	help      help.Model
+	st        styles
+	width     int
+	height    int
+	mode      mode
+	list      pane
+	detail    pane
+	user      auth.SessionRow // whose sessions the detail view shows
+	filter    string
+	filtering bool
+	filterSeq int
+	state     auth.SessionState
+	sort      auth.SessionSort
+	confirm   *confirmation
+	status    string
+	quitting  bool
+}
+
+// New returns a model that loads its first page in Init.
+func New(opts Options) Model {
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	if opts.Reason == "" {
+		opts.Reason = "support"
+	}
+	if opts.Renderer == nil {
+		opts.Renderer = lipgloss.DefaultRenderer()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	st := newStyles(opts.Renderer)
+	h := help.New()
+	h.Styles = st.help
+	return Model{
+		opts:   opts,
+		keys:   DefaultKeyMap(opts.ReadOnly),
+		help:   h,
+		st:     st,
+		width:  80,
+		height: 24,
+		state:  auth.StateAll,
+		sort:   auth.SortCreatedDesc,
+		// Init cannot change the model, so the first request's generation
+		// is set here.
+		list: pane{seq: 1, loading: true},
+	}
+}
+
+// Messages carrying database answers back into Update.
+type (
+	pageMsg struct {
+		pane    paneID
+		seq     int
+		rows    []auth.SessionRow
+		more    bool
+		replace bool
+		err     error
+	}
+	revokedMsg struct {
+		n   int64
+		err error
+	}
+	tickMsg     struct{}
+	debounceMsg struct{ seq int }
+)
+
+// Init loads the first page and starts the refresh clock.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.fetchCmd(listPane, nil, m.opts.PageSize, true, m.list.seq), m.tick())
+}
+
+func (m Model) tick() tea.Cmd {
+	if m.opts.Refresh <= 0 {
+		return nil
+	}
+	return tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+func (m *Model) pane(id paneID) *pane {
+	if id == detailPane {
+		return &m.detail
+	}
+	return &m.list
+}
+
+// reload re-reads a pane from its first row, as many rows as are loaded
+// now (at least a page), so a refresh keeps the user's place.
+func (m *Model) reload(id paneID) tea.Cmd {
+	p := m.pane(id)
+	n := max(len(p.rows), m.opts.PageSize)
+	if n > refreshCap {
+		n = m.opts.PageSize
+	}
+	return m.fetch(id, nil, n, true)
+}
+
+// nextPage reads the page after the last loaded row (keyset).
+func (m *Model) nextPage(id paneID) tea.Cmd {
+	p := m.pane(id)
+	if !p.more || p.loading || len(p.rows) == 0 {
+		return nil
+	}
+	last := p.rows[len(p.rows)-1]
+	return m.fetch(id, &last, m.opts.PageSize, false)
+}
+
+func (m *Model) fetch(id paneID, after *auth.SessionRow, limit int, replace bool) tea.Cmd {
+	p := m.pane(id)
+	p.seq++
+	p.loading = true
+	return m.fetchCmd(id, after, limit, replace, p.seq)
+}
+
+func (m *Model) fetchCmd(id paneID, after *auth.SessionRow, limit int, replace bool, seq int) tea.Cmd {
+	f := auth.SessionFilter{
+		State: m.state,
+		Sort:  m.sort,
+		// One row more than shown tells whether another page exists.
+		Limit:  limit + 1,
+		After:  after,
+		Now:    m.opts.Now().UTC(),
+		Search: m.filter,
+	}
+	if id == detailPane {
+		f = auth.SessionFilter{UserID: m.user.Session.UserID, State: auth.StateAll, Sort: auth.SortCreatedDesc,
+			Limit: limit + 1, After: after, Now: f.Now}
+	}
+	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		rows, err := lister.ListSessions(ctx, f)
+		more := len(rows) > limit
+		if more {
+			rows = rows[:limit]
+		}
+		return pageMsg{pane: id, seq: seq, rows: rows, more: more, replace: replace, err: err}
+	}
+}
+
+func (m *Model) revoke(c confirmation) tea.Cmd {
+	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
+	at, reason := m.opts.Now().UTC(), m.opts.Reason
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var n int64
+		var err error
+		if c.sessionID != 0 {
+			n, err = lister.RevokeSessions(ctx, []int64{c.sessionID}, at, reason)
+		} else {
+			n, err = lister.RevokeUserSessions(ctx, c.userID, at, reason)
+		}
+		return revokedMsg{n: n, err: err}
+	}
+}
+
+// Update applies one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		m.scrollIntoView(&m.list)
+		m.scrollIntoView(&m.detail)
+		return m, nil
+	case pageMsg:
+		return m.applyPage(msg)
+	case revokedMsg:
+		if msg.err != nil {
+			m.status = "revoke failed: " + oneLine(msg.err.Error())
+			return m, nil
+		}
+		m.status = fmt.Sprintf("revoked %d session%s", msg.n, plural(msg.n))
+		cmds := []tea.Cmd{m.reload(listPane)}
+		if m.mode == modeDetail {
+			cmds = append(cmds, m.reload(detailPane))
+		}
+		return m, tea.Batch(cmds...)
+	case tickMsg:
+		var cmds []tea.Cmd
+		// A refresh never races a load in flight: it would only repeat it.
+		if !m.list.loading {
+			cmds = append(cmds, m.reload(listPane))
+		}
+		if m.mode == modeDetail && !m.detail.loading {
+			cmds = append(cmds, m.reload(detailPane))
+		}
+		return m, tea.Batch(append(cmds, m.tick())...)
+	case debounceMsg:
+		if msg.seq != m.filterSeq {
+			return m, nil
+		}
+		return m, m.restart()
+	case tea.KeyMsg:
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+func (m Model) applyPage(msg pageMsg) (tea.Model, tea.Cmd) {
+	p := m.pane(msg.pane)
+	if msg.seq != p.seq {
+		return m, nil // an answer to a query the user has moved past
+	}
+	p.loading = false
+	p.err = msg.err
+	if msg.err != nil {
+		return m, nil
+	}
+	if msg.replace {
+		var keep int64
+		if r, ok := p.selected(); ok {
+			keep = r.Session.ID
+		}
+		p.rows = msg.rows
+		p.cursor = min(p.cursor, max(len(p.rows)-1, 0))
+		for i, r := range p.rows {
+			if r.Session.ID == keep {
+				p.cursor = i
+				break
+			}
+		}
+	} else {
+		p.rows = append(p.rows, msg.rows...)
+	}
+	p.more = msg.more
+	if msg.pane == detailPane {
+		// The list row that opened the detail may be stale; the newest
+		// session carries the user's current nickname.
+		if len(p.rows) > 0 {
+			m.user.Nickname, m.user.OpenID = p.rows[0].Nickname, p.rows[0].OpenID
+		}
+	}
+	m.scrollIntoView(p)
+	return m, nil
+}
+
+// restart reloads the list from the top after the filter, state or sort
+// changed.
+func (m *Model) restart() tea.Cmd {
+	m.list.rows, m.list.cursor, m.list.offset, m.list.more = nil, 0, 0, false
+	return m.fetch(listPane, nil, m.opts.PageSize, true)
+}
+
+func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if msg.String() == "ctrl+c" {
+		m.quitting = true
+		return m, tea.Quit
+	}
+	if m.confirm != nil {
+		c := *m.confirm
+		m.confirm = nil
+		if k := msg.String(); k == "y" || k == "Y" {
+			m.status = "revoking…"
+			return m, m.revoke(c)
+		}
+		m.status = "cancelled"
+		return m, nil
+	}
+	if m.filtering {
+		return m.filterKey(msg)
+	}
+	m.status = ""
+	p := m.active()
+	switch {
+	case key.Matches(msg, m.keys.Quit):
+		m.quitting = true
+		return m, tea.Quit
+	case key.Matches(msg, m.keys.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		m.scrollIntoView(p)
+	case key.Matches(msg, m.keys.Up):
+		return m, m.move(p, -1)
+	case key.Matches(msg, m.keys.Down):
+		return m, m.move(p, 1)
+	case key.Matches(msg, m.keys.PageUp):
+		return m, m.move(p, -m.bodyHeight())
+	case key.Matches(msg, m.keys.PageDown):
+		return m, m.move(p, m.bodyHeight())
+	case key.Matches(msg, m.keys.Top):
+		return m, m.move(p, -len(p.rows))
+	case key.Matches(msg, m.keys.Bottom):
+		return m, m.move(p, len(p.rows))
+	case key.Matches(msg, m.keys.Refresh):
+		if m.mode == modeDetail {
+			return m, tea.Batch(m.reload(detailPane), m.reload(listPane))
+		}
+		return m, m.reload(listPane)
+	case key.Matches(msg, m.keys.Back):
+		if m.mode == modeDetail {
+			m.mode = modeList
+			m.detail = pane{}
+			return m, nil
+		}
+		if m.filter != "" {
+			m.filter = ""
+			return m, m.restart()
+		}
+	case m.mode == modeList && key.Matches(msg, m.keys.Filter):
+		m.filtering = true
+	case m.mode == modeList && key.Matches(msg, m.keys.State):
+		m.state = nextState(m.state)
+		return m, m.restart()
+	case m.mode == modeList && key.Matches(msg, m.keys.Sort):
+		m.sort = nextSort(m.sort)
+		return m, m.restart()
+	case m.mode == modeList && key.Matches(msg, m.keys.Detail):
+		r, ok := p.selected()
+		if !ok {
+			return m, nil
+		}
+		m.mode = modeDetail
+		m.user = r
+		m.detail = pane{}
+		return m, m.fetch(detailPane, nil, m.opts.PageSize, true)
+	case isRevokeKey(msg):
+		if m.opts.ReadOnly {
+			m.status = "read-only: revoking is disabled (started with --read-only)"
+			return m, nil
+		}
+		r, ok := p.selected()
+		if !ok {
+			return m, nil
+		}
+		if key.Matches(msg, m.keys.RevokeAll) {
+			m.confirm = &confirmation{userID: r.Session.UserID,
+				prompt: fmt.Sprintf("Revoke ALL sessions of user %d (%s)? (y/N)", r.Session.UserID, cleanText(r.Nickname))}
+		} else {
+			m.confirm = &confirmation{sessionID: r.Session.ID, userID: r.Session.UserID,
+				prompt: fmt.Sprintf("Revoke session %d of user %d (%s)? (y/N)", r.Session.ID, r.Session.UserID, cleanText(r.Nickname))}
+		}
+	}
+	return m, nil
+}
+
+// isRevokeKey matches the revoke keys whether or not they are enabled, so
+// that --read-only can say why nothing happens.
+func isRevokeKey(msg tea.KeyMsg) bool {
+	switch msg.String() {
+	case "x", "d", "X":
+		return true
+	}
+	return false
+}
+
+func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch msg.Type {
+	case tea.KeyEnter:
+		m.filtering = false
+		return m, nil
+	case tea.KeyEsc:
+		m.filtering = false
+		if m.filter == "" {
+			return m, nil
+		}
+		m.filter = ""
+	case tea.KeyBackspace, tea.KeyCtrlH:
+		if m.filter == "" {
+			return m, nil
+		}
+		m.filter = dropLastGrapheme(m.filter)
+	case tea.KeyCtrlU:
+		m.filter = ""
+	case tea.KeySpace:
+		m.filter = appendRunes(m.filter, []rune{' '})
+	case tea.KeyRunes:
+		// Runes arrive whole from an input method (CJK) or pasted text.
+		m.filter = appendRunes(m.filter, msg.Runes)
+	default:
+		return m, nil
+	}
+	m.filterSeq++
+	if m.opts.Debounce <= 0 {
+		return m, m.restart()
+	}
+	seq := m.filterSeq
+	return m, tea.Tick(m.opts.Debounce, func(time.Time) tea.Msg { return debounceMsg{seq: seq} })
+}
+
+func appendRunes(s string, rs []rune) string {
+	for _, r := range rs {
+		if len([]rune(s)) >= maxFilterRunes {
+			break
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			continue // control characters would only corrupt the screen
+		}
+		s += string(r)
+	}
+	return s
+}
+
+func dropLastGrapheme(s string) string {
+	g := uniseg.NewGraphemes(s)
+	last := 0
+	for g.Next() {
+		from, _ := g.Positions()
+		last = from
+	}
+	return s[:last]
+}
+
+func (m *Model) active() *pane {
+	if m.mode == modeDetail {
+		return &m.detail
+	}
+	return &m.list
+}
+
+// move moves the cursor by delta and asks for the next keyset page when
+// the cursor reaches the last loaded row.
+func (m *Model) move(p *pane, delta int) tea.Cmd {
+	if len(p.rows) == 0 {
+		return nil
+	}
+	p.cursor = min(max(p.cursor+delta, 0), len(p.rows)-1)
+	m.scrollIntoView(p)
+	if p.cursor >= len(p.rows)-1 {
+		if m.mode == modeDetail {
+			return m.nextPage(detailPane)
+		}
+		return m.nextPage(listPane)
+	}
+	return nil
+}
+
+func (m *Model) scrollIntoView(p *pane) {
+	h := max(m.bodyHeight(), 1)
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+h {
+		p.offset = p.cursor - h + 1
+	}
+	p.offset = max(min(p.offset, len(p.rows)-h), 0)
+}
+
+func nextState(s auth.SessionState) auth.SessionState {
+	switch s {
+	case auth.StateAll, "":
+		return auth.StateActive
+	case auth.StateActive:
+		return auth.StateExpired
+	case auth.StateExpired:
+		return auth.StateRevoked
+	}
+	return auth.StateAll
+}
+
+func nextSort(s auth.SessionSort) auth.SessionSort {
+	switch s {
+	case auth.SortCreatedDesc, "":
+		return auth.SortLastSeen
+	case auth.SortLastSeen:
+		return auth.SortExpires
+	}
+	return auth.SortCreatedDesc
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

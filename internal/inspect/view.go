@@ -1,0 +1,283 @@
+package inspect
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/oactl/oactl/internal/auth"
+)
+
+type styles struct {
+	title, header, selected, dim, warn lipgloss.Style
+	state                              map[auth.SessionState]lipgloss.Style
+	help                               help.Styles
+}
+
+func newStyles(r *lipgloss.Renderer) styles {
+	grey := lipgloss.AdaptiveColor{Light: "#909090", Dark: "#626262"}
+	return styles{
+		title:    r.NewStyle().Bold(true),
+		header:   r.NewStyle().Bold(true).Underline(true),
+		selected: r.NewStyle().Reverse(true),
+		dim:      r.NewStyle().Foreground(grey),
+		warn:     r.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
+		state: map[auth.SessionState]lipgloss.Style{
+			auth.StateActive:  r.NewStyle().Foreground(lipgloss.Color("2")),
+			auth.StateExpired: r.NewStyle().Foreground(grey),
+			auth.StateRevoked: r.NewStyle().Foreground(lipgloss.Color("1")),
+		},
+		help: help.Styles{
+			Ellipsis:       r.NewStyle().Foreground(grey),
+			ShortKey:       r.NewStyle().Bold(true),
+			ShortDesc:      r.NewStyle().Foreground(grey),
+			ShortSeparator: r.NewStyle().Foreground(grey),
+			FullKey:        r.NewStyle().Bold(true),
+			FullDesc:       r.NewStyle().Foreground(grey),
+			FullSeparator:  r.NewStyle().Foreground(grey),
+		},
+	}
+}
+
+// column is one table column. Columns with a lower prio survive a narrow
+// terminal longer; the flex column takes the width left over.
+type column struct {
+	title string
+	width int
+	flex  bool
+	max   int
+	prio  int
+	cell  func(r auth.SessionRow) string
+}
+
+const (
+	cursorWidth = 2
+	gap         = 1
+	// wideTimes is the terminal width from which times show their date
+	// with the year; narrower terminals get "01-02 15:04".
+	wideTimes = 110
+)
+
+func (m Model) columns(detail bool) []column {
+	layout := "01-02 15:04"
+	tw := 11
+	if m.width >= wideTimes {
+		layout, tw = "2006-01-02 15:04", 16
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.In(m.opts.Location).Format(layout)
+	}
+	sid := column{title: "SID", width: 7, prio: 5, cell: func(r auth.SessionRow) string { return itoa(r.Session.ID) }}
+	state := column{title: "STATE", width: 7, prio: 0, cell: func(r auth.SessionRow) string { return string(r.State) }}
+	created := column{title: "CREATED", width: tw, prio: 3, cell: func(r auth.SessionRow) string { return at(r.Session.CreatedAt) }}
+	seen := column{title: "LAST SEEN", width: tw, prio: 4, cell: func(r auth.SessionRow) string { return at(r.Session.LastSeenAt) }}
+	expires := column{title: "EXPIRES", width: tw, prio: 3, cell: func(r auth.SessionRow) string { return at(r.Session.ExpiresAt) }}
+	ip := column{title: "IP", width: 15, prio: 6, cell: func(r auth.SessionRow) string { return r.Session.IP }}
+	if detail {
+		sid.prio = 0
+		ua := column{title: "USER AGENT", width: 10, flex: true, max: 80, prio: 7, cell: func(r auth.SessionRow) string { return r.Session.UserAgent }}
+		ip.prio = 2
+		return fitColumns([]column{sid, state, created, seen, expires, ip, ua}, m.width)
+	}
+	return fitColumns([]column{
+		sid,
+		{title: "USER", width: 7, prio: 1, cell: func(r auth.SessionRow) string { return itoa(r.Session.UserID) }},
+		{title: "NICKNAME", width: 12, flex: true, max: 32, prio: 0, cell: func(r auth.SessionRow) string { return r.Nickname }},
+		{title: "OPENID", width: 9, prio: 2, cell: func(r auth.SessionRow) string { return auth.MaskOpenID(r.OpenID) }},
+		state, created, seen, expires, ip,
+	}, m.width)
+}
+
+// fitColumns drops the least important columns until the rest fit in
+// width, then widens the flex column with what is left.
+func fitColumns(cols []column, width int) []column {
+	need := func(cs []column) int {
+		n := cursorWidth
+		for i, c := range cs {
+			if i > 0 {
+				n += gap
+			}
+			n += c.width
+		}
+		return n
+	}
+	for need(cols) > width && len(cols) > 1 {
+		worst := 0
+		for i, c := range cols {
+			if c.prio > cols[worst].prio {
+				worst = i
+			}
+		}
+		cols = append(cols[:worst:worst], cols[worst+1:]...)
+	}
+	if spare := width - need(cols); spare > 0 {
+		for i := range cols {
+			if cols[i].flex {
+				cols[i].width = min(cols[i].width+spare, max(cols[i].max, cols[i].width))
+			}
+		}
+	}
+	return cols
+}
+
+// cleanText makes untrusted text (nicknames, user agents) safe for one
+// cell: escape sequences removed, control and bidi-override characters
+// replaced, so a hostile nickname cannot move the cursor or reorder the
+// row.
+func cleanText(s string) string {
+	s = ansi.Strip(s)
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// fit cuts s to w terminal cells and pads it to exactly w. Widths come
+// from ansi.StringWidth (grapheme clusters: CJK, ZWJ sequences and flags
+// count 2), not from a per-rune table that would split a family emoji.
+func fit(s string, w int) string {
+	s = cleanText(s)
+	if ansi.StringWidth(s) > w {
+		s = ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
+}
+
+func (m Model) renderRow(cols []column, r auth.SessionRow, selected bool) string {
+	var b strings.Builder
+	if selected {
+		b.WriteString("> ")
+	} else {
+		b.WriteString("  ")
+	}
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		cell := fit(c.cell(r), c.width)
+		if c.title == "STATE" && !selected {
+			cell = m.st.state[r.State].Render(cell)
+		}
+		b.WriteString(cell)
+	}
+	line := b.String()
+	if selected {
+		return m.st.selected.Render(line)
+	}
+	return line
+}
+
+func (m Model) renderHeader(cols []column) string {
+	var b strings.Builder
+	b.WriteString("  ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(fit(c.title, c.width))
+	}
+	return m.st.header.Render(strings.TrimRight(b.String(), " "))
+}
+
+// bodyHeight is the number of table rows that fit on screen.
+func (m Model) bodyHeight() int {
+	// title, second line, column header, status line, help
+	return max(m.height-4-m.helpHeight(), 1)
+}
+
+func (m Model) helpHeight() int {
+	return strings.Count(m.help.View(m.keys), "\n") + 1
+}
+
+// View renders the screen.
+func (m Model) View() string {
+	if m.quitting {
+		return ""
+	}
+	var top, second string
+	p := &m.list
+	detail := m.mode == modeDetail
+	if detail {
+		p = &m.detail
+		top = m.st.title.Render(fmt.Sprintf("User %d · %s · %s", m.user.Session.UserID,
+			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID)))
+		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), plural(int64(len(p.rows))), moreMark(p))
+	} else {
+		top = m.st.title.Render("oactl sessions") + fmt.Sprintf(" · state: %s · sort: %s · %d loaded%s",
+			m.state, sortLabel(m.sort), len(p.rows), moreMark(p))
+		if m.opts.ReadOnly {
+			top += " · " + m.st.warn.Render("read-only")
+		}
+		switch {
+		case m.filtering:
+			second = "filter: " + cleanText(m.filter) + "▏ (enter: keep, esc: clear)"
+		case m.filter != "":
+			second = "filter: " + cleanText(m.filter) + " (/ edit, esc clear)"
+		default:
+			second = m.st.dim.Render("/ to filter by nickname, openid or user id")
+		}
+	}
+	cols := m.columns(detail)
+	lines := []string{cut(top, m.width), cut(second, m.width), cut(m.renderHeader(cols), m.width)}
+	h := m.bodyHeight()
+	end := min(p.offset+h, len(p.rows))
+	for i := p.offset; i < end; i++ {
+		lines = append(lines, cut(m.renderRow(cols, p.rows[i], i == p.cursor), m.width))
+	}
+	switch {
+	case p.err != nil:
+		lines = append(lines, cut(m.st.warn.Render("error: "+oneLine(p.err.Error())), m.width))
+	case len(p.rows) == 0 && p.loading:
+		lines = append(lines, "  loading…")
+	case len(p.rows) == 0:
+		lines = append(lines, "  no sessions match")
+	}
+	for len(lines) < 3+h {
+		lines = append(lines, "")
+	}
+	lines = lines[:3+h]
+	status := m.status
+	if m.confirm != nil {
+		status = m.st.warn.Render(m.confirm.prompt)
+	} else if p.loading && len(p.rows) > 0 {
+		status = strings.TrimSpace(status + " loading…")
+	}
+	lines = append(lines, cut(status, m.width), m.help.View(m.keys))
+	return strings.Join(lines, "\n")
+}
+
+func cut(s string, w int) string {
+	if ansi.StringWidth(s) > w {
+		return ansi.Truncate(s, w, "")
+	}
+	return s
+}
+
+func moreMark(p *pane) string {
+	if p.more {
+		return "+"
+	}
+	return ""
+}
+
+func sortLabel(s auth.SessionSort) string {
+	switch s {
+	case auth.SortLastSeen:
+		return "last seen"
+	case auth.SortExpires:
+		return "expires soonest"
+	}
+	return "newest"
+}
+
+func oneLine(s string) string { return cleanText(strings.Join(strings.Fields(s), " ")) }
