@@ -326,6 +326,11 @@ func (m *Migrator) Up(ctx context.Context, to int, dryRun bool, w io.Writer) ([]
 		return nil, err
 	}
 	defer c.release()
+	// A wx_user we would refuse to adopt leaves the database untouched:
+	// not even the version table is created.
+	if err := m.checkAdoptable(ctx, c); err != nil {
+		return nil, err
+	}
 	if err := m.createVersionTable(ctx, c); err != nil {
 		return nil, err
 	}
@@ -340,6 +345,30 @@ func (m *Migrator) Up(ctx context.Context, to int, dryRun bool, w io.Writer) ([]
 		}
 	}
 	return done, nil
+}
+
+// checkAdoptable returns an AdoptionError when step 1 is not recorded and
+// an existing wx_user differs from the seed's.
+func (m *Migrator) checkAdoptable(ctx context.Context, q queryer) error {
+	applied, _, err := m.applied(ctx, q)
+	if err != nil {
+		return err
+	}
+	if _, ok := applied[1]; ok {
+		return nil
+	}
+	exists, err := m.tableExists(ctx, q, "wx_user")
+	if err != nil || !exists {
+		return err
+	}
+	diffs, err := m.compareUserTable(ctx, q)
+	if err != nil {
+		return err
+	}
+	if len(diffs) > 0 {
+		return adoptionError(diffs)
+	}
+	return nil
 }
 
 func (m *Migrator) upDry(ctx context.Context, to int, w io.Writer) ([]int, error) {
