@@ -41,8 +41,16 @@ async function waitFor(cond, what, ms = 5000) {
 
 // tempFile writes bytes to a temporary file, like the temporary path
 // chooseAvatar hands a page.
+const tempDirs = [];
+process.on('exit', () => {
+  for (const d of tempDirs) {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
 function tempFile(name, bytes) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxfile-'));
+  tempDirs.push(dir);
   const file = path.join(dir, name);
   fs.writeFileSync(file, bytes);
   return file;
