@@ -357,7 +357,7 @@ func openServeDB(ctx context.Context, dsn string, zone *time.Location, logger *s
 	}
 	if st.Current < db.SchemaVersion {
 		d.Close()
-		return nil, fmt.Errorf("the database schema is at version %d, this oactl needs %d: run `oactl migrate up --db '%s'` first", st.Current, db.SchemaVersion, redactDSN(dsn))
+		return nil, fmt.Errorf("the database schema is at version %d, this oactl needs %d: run `oactl migrate up --db DSN` with this database's DSN (%s) first", st.Current, db.SchemaVersion, redactDSN(dsn))
 	}
 	return d, nil
 }

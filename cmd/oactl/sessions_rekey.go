@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/keyseal"
+)
+
+type rekeyOptions struct {
+	DB      string
+	Secrets []string
+}
+
+// newSessionsRekeyCmd re-encrypts stored session_keys with the first
+// --session-key-secret: the middle step of a key rotation, and the way
+// to encrypt keys stored before a secret was configured.
+func newSessionsRekeyCmd(f *factory) *cobra.Command {
+	o := &rekeyOptions{}
+	cmd := &cobra.Command{
+		Use:   "rekey",
+		Short: "Re-encrypt stored session_keys with the first --session-key-secret",
+		Long: `rekey rewrites every stored session_key so that it is sealed with the first
+secret of --session-key-secret (or OA_SESSION_KEY_SECRET). Keys sealed with any
+of the other secrets, and keys stored unencrypted before a secret was set, are
+opened and sealed again; keys already sealed with the first secret are left
+alone, so rekey can run again after an interruption.
+
+Rotation:
+  1. restart every serve with --session-key-secret NEW,OLD  (NEW seals, both open)
+  2. oactl sessions rekey --session-key-secret NEW,OLD
+  3. restart every serve with --session-key-secret NEW      (OLD is gone)`,
+		Example: `  OA_SESSION_KEY_SECRET=new-secret,old-secret oactl sessions rekey --db 'mysql://oa:pw@127.0.0.1:3306/oa'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("db") {
+				if v := f.io.Getenv("OA_DB"); v != "" {
+					o.DB = v
+				}
+			}
+			if !cmd.Flags().Changed("session-key-secret") {
+				if v := f.io.Getenv("OA_SESSION_KEY_SECRET"); v != "" {
+					o.Secrets = strings.Split(v, ",")
+				}
+			}
+			return runRekey(cmd, f, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.DB, "db", db.DefaultDSN, "database DSN (env OA_DB)")
+	cmd.Flags().StringSliceVar(&o.Secrets, "session-key-secret", nil, "NEW[,OLD...]: the first seals, all open (env OA_SESSION_KEY_SECRET)")
+	return cmd
+}
+
+func runRekey(cmd *cobra.Command, f *factory, o *rekeyOptions) error {
+	sealer, err := newSealer(o.Secrets)
+	if err != nil {
+		return withExit(exitUsage, err)
+	}
+	if sealer == nil {
+		return usageError("rekey needs --session-key-secret (or OA_SESSION_KEY_SECRET)")
+	}
+	ks := sealer.(*keyseal.Sealer)
+	d, err := db.Open(cmd.Context(), o.DB, db.Options{})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer d.Close()
+	current := ks.SealingKeyID()
+	n, err := d.RekeySessionKeys(cmd.Context(), func(tokenHash, stored string) (string, bool, error) {
+		if stored == "" || sealedWith(stored) == current {
+			return stored, false, nil
+		}
+		plain, err := ks.Open(stored, tokenHash)
+		if err != nil {
+			return "", false, errors.New("cannot open its session_key with any given secret (is the old secret missing from the list?)")
+		}
+		sealed, err := ks.Seal(plain, tokenHash)
+		if err != nil {
+			return "", false, err
+		}
+		return sealed, true, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f.io.Out, "re-encrypted %d session keys with key %s\n", n, current)
+	return nil
+}
+
+// sealedWith returns the key id of a sealed value ("v1:<kid>:..."), or "".
+func sealedWith(stored string) string {
+	if !keyseal.IsSealed(stored) {
+		return ""
+	}
+	parts := strings.SplitN(stored, ":", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[1]
+}
