@@ -369,7 +369,8 @@ func (d *DB) PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) 
 // this binary needs.
 func (d *DB) Ping(ctx context.Context) (auth.SchemaState, error) {
 	st := auth.SchemaState{Required: SchemaVersion}
-	if err := d.w.PingContext(ctx); err != nil {
+	// The read pool: on SQLite a ping must not queue behind a write.
+	if err := d.r.PingContext(ctx); err != nil {
 		return st, fmt.Errorf("ping: %w", err)
 	}
 	m := d.Migrator()
