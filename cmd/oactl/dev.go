@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -142,15 +140,15 @@ func runDev(ctx context.Context, f *factory, o *devOptions) error {
 }
 
 func printDevBanner(w io.Writer, serveURL, mockURL string, o *devOptions) {
-	code := "alice." + strconv.FormatInt(time.Now().Unix(), 10)
 	fmt.Fprintf(w, `oactl dev is running (Ctrl-C stops it)
   login server   %s
   fake WeChat    %s   appid %s
   database       %s
 
-Log in as user "alice" (mockwx gives every code "alice.N" alice's openid; each code works once):
-  curl -s %s/wx/auth/login_by_weixin -H 'Content-Type: application/json' -d '{"code":"%s","userInfo":{"nickName":"Alice","gender":2}}'
+Log in as user "alice" (mockwx gives every code "alice.N" alice's openid; each code works once,
+so the shell makes a new one each time):
+  curl -s %s/wx/auth/login_by_weixin -H 'Content-Type: application/json' -d '{"code":"alice.'$RANDOM$RANDOM'","userInfo":{"nickName":"Alice","gender":2}}'
 Then, with the token from that answer:
   curl -s %s/wx/auth/info -H 'X-OA-Token: TOKEN'
-`, serveURL, mockURL, o.serve.AppID, redactDSN(o.serve.DB), serveURL, code, serveURL)
+`, serveURL, mockURL, o.serve.AppID, redactDSN(o.serve.DB), serveURL, serveURL)
 }
