@@ -1,0 +1,218 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oactl/oactl/internal/auth"
+)
+
+var _ auth.SessionLister = (*DB)(nil)
+
+// Listing limits: a page is what one screen or one script call needs;
+// MaxListLimit keeps a typo in --limit from reading the whole table.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 10000
+	// revokeChunk bounds the IN list of one revoke statement.
+	revokeChunk = 500
+)
+
+// listColumns never includes token_hash or session_key: a listing cannot
+// leak what it does not read.
+const listColumns = `s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.revoked_at,
+	s.revoke_reason, s.ip, s.user_agent, COALESCE(u.nickname, ''), COALESCE(u.weixin_openid, '')`
+
+// likeEscape is the LIKE escape character. '!' rather than '\': MySQL
+// treats a backslash in a string literal as an escape itself (unless
+// NO_BACKSLASH_ESCAPES), SQLite does not, and '!' means the same to both.
+const likeEscape = "!"
+
+// likePattern turns q into a LIKE pattern that matches q literally
+// anywhere: %, _ and the escape character lose their meaning.
+func likePattern(q string) string {
+	r := strings.NewReplacer(likeEscape, likeEscape+likeEscape, "%", likeEscape+"%", "_", likeEscape+"_")
+	return "%" + r.Replace(q) + "%"
+}
+
+// ListSessions returns one keyset page of sessions with their user's
+// nickname and openid, ordered by f.Sort with the session id as the
+// tiebreak. f.After is the last row of the previous page. States are
+// computed at f.Now (the current time when zero).
+func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.SessionRow, error) {
+	now := f.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+
+	var where []string
+	var args []any
+	nowArg := d.UTCTime(now)
+	switch f.State {
+	case "", auth.StateAll:
+	case auth.StateActive:
+		where = append(where, "s.revoked_at IS NULL AND s.expires_at > ?")
+		args = append(args, nowArg)
+	case auth.StateExpired:
+		where = append(where, "s.revoked_at IS NULL AND s.expires_at <= ?")
+		args = append(args, nowArg)
+	case auth.StateRevoked:
+		where = append(where, "s.revoked_at IS NOT NULL")
+	default:
+		return nil, fmt.Errorf("list sessions: unknown state %q", f.State)
+	}
+	if f.UserID != 0 {
+		where = append(where, "s.user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		w, a := d.searchClause(q)
+		where = append(where, w)
+		args = append(args, a...)
+	}
+
+	// Keyset: "after the previous page's last row" in the sort order. The
+	// form col <= ? AND (col < ? OR id < ?) gives both engines a range on
+	// the index's leading column.
+	col, desc := "s.created_at", true
+	switch f.Sort {
+	case "", auth.SortCreatedDesc:
+	case auth.SortLastSeen:
+		col = "s.last_seen_at"
+	case auth.SortExpires:
+		col, desc = "s.expires_at", false
+	default:
+		return nil, fmt.Errorf("list sessions: unknown sort %q", f.Sort)
+	}
+	if a := f.After; a != nil {
+		var key time.Time
+		switch col {
+		case "s.created_at":
+			key = a.Session.CreatedAt
+		case "s.last_seen_at":
+			key = a.Session.LastSeenAt
+		default:
+			key = a.Session.ExpiresAt
+		}
+		k := d.UTCTime(key)
+		if desc {
+			where = append(where, col+" <= ? AND ("+col+" < ? OR s.id < ?)")
+		} else {
+			where = append(where, col+" >= ? AND ("+col+" > ? OR s.id > ?)")
+		}
+		args = append(args, k, k, a.Session.ID)
+	}
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	q := `SELECT ` + listColumns + ` FROM wx_session s LEFT JOIN wx_user u ON u.id = s.user_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY %s %s, s.id %s LIMIT %d", col, dir, dir, limit)
+
+	rows, err := d.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []auth.SessionRow
+	for rows.Next() {
+		var r auth.SessionRow
+		s := &r.Session
+		if err := rows.Scan(&s.ID, &s.UserID, TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC},
+			TimeIn{&s.LastSeenAt, time.UTC}, TimeIn{&s.RevokedAt, time.UTC}, &s.RevokeReason, &s.IP, &s.UserAgent,
+			&r.Nickname, &r.OpenID); err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		r.State = s.StateAt(now)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// searchClause matches q literally in the nickname or the openid, or
+// exactly as a user id. On MySQL the comparison is binary: under
+// utf8mb4_general_ci every 4-byte character (every emoji) equals every
+// other, so searching for one emoji would find them all. Nicknames are
+// lowered on both sides so ASCII and Latin letters still match in any
+// case, as SQLite's LIKE does for ASCII; openids are case-sensitive.
+func (d *DB) searchClause(q string) (string, []any) {
+	var parts []string
+	var args []any
+	if d.cfg.Dialect == MySQL {
+		parts = append(parts,
+			"LOWER(u.nickname) COLLATE utf8mb4_bin LIKE ? ESCAPE '"+likeEscape+"'",
+			"u.weixin_openid COLLATE utf8mb4_bin LIKE ? ESCAPE '"+likeEscape+"'")
+		args = append(args, likePattern(strings.ToLower(q)), likePattern(q))
+	} else {
+		// SQLite: LIKE folds ASCII case only and compares everything else
+		// by code point; instr is exact, for the case-sensitive openid.
+		parts = append(parts, "u.nickname LIKE ? ESCAPE '"+likeEscape+"'", "instr(u.weixin_openid, ?) > 0")
+		args = append(args, likePattern(q), q)
+	}
+	if id, err := strconv.ParseInt(q, 10, 64); err == nil && id > 0 {
+		parts = append(parts, "s.user_id = ?")
+		args = append(args, id)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
+// RevokeSessions revokes the given sessions that are not revoked yet and
+// returns how many it revoked.
+func (d *DB) RevokeSessions(ctx context.Context, ids []int64, at time.Time, reason string) (int64, error) {
+	var total int64
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), revokeChunk)]
+		ids = ids[len(chunk):]
+		q := `UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND id IN (?` +
+			strings.Repeat(", ?", len(chunk)-1) + `)`
+		args := []any{d.UTCTime(at), cutUTF8(reason, maxRevokeReason)}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		n, err := d.execCount(ctx, "revoke sessions", q, args...)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// RevokeUserSessions revokes every unrevoked session of a user.
+func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error) {
+	return d.execCount(ctx, "revoke user sessions",
+		`UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		d.UTCTime(at), cutUTF8(reason, maxRevokeReason), userID)
+}
+
+// execCount runs an autocommit statement with the retry rules and returns
+// the rows it changed.
+func (d *DB) execCount(ctx context.Context, what, query string, args ...any) (int64, error) {
+	var n int64
+	err := d.retry(ctx, what, func() error {
+		res, err := d.w.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, translate(err, what, nil)
+	}
+	return n, nil
+}
