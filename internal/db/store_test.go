@@ -555,3 +555,41 @@ func TestIsDuplicateSQLite(t *testing.T) {
 		t.Fatalf("NOT NULL violation %v counted as duplicate", err)
 	}
 }
+
+func TestHostileValues(t *testing.T) {
+	backends(t, func(t *testing.T, dsn string) {
+		d := migrated(t, dsn, Options{})
+		for _, openid := range []string{"o'; DROP TABLE wx_user; --", `o\' OR 1=1 -- `, "o%_%", "o\x00nul", "o" + strings.Repeat("長", 20)} {
+			rec := record(openid, auth.Profile{Nickname: `Robert'); DROP TABLE wx_session;--`, Avatar: `"><script>`}, at)
+			u, s, err := d.Login(testCtx(t), rec)
+			if err != nil {
+				t.Errorf("Login(%q): %v", openid, err)
+				continue
+			}
+			_, gu, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
+			if err != nil || gu.OpenID != openid || gu.ID != u.ID || gu.Nickname != rec.Profile.Nickname {
+				t.Errorf("read back %q: %+v, %v", openid, gu, err)
+			}
+		}
+		if n := count(t, d, "SELECT COUNT(*) FROM wx_user"); n != 5 {
+			t.Errorf("%d users, want 5", n)
+		}
+	})
+}
+
+func TestOpenErrorsHidePassword(t *testing.T) {
+	ctx := testCtx(t)
+	// Nothing listens on port 1.
+	if _, err := Open(ctx, "mysql://oa:Hunter2Secret@127.0.0.1:1/oa?timeout=1s", Options{}); err == nil || strings.Contains(err.Error(), "Hunter2Secret") {
+		t.Errorf("Open on a closed port: %v", err)
+	}
+	if _, err := Open(ctx, "sqlite:"+t.TempDir()+"/no/such/dir/x.db", Options{}); err == nil {
+		t.Error("Open in a missing directory succeeded")
+	}
+	srv := mysqlOrSkip(t)
+	bad := strings.Replace(srv, "oactl:oactl@", "oactl:Wrong%21Secret@", 1)
+	_, err := Open(ctx, bad, Options{})
+	if err == nil || strings.Contains(err.Error(), "Wrong!Secret") || strings.Contains(err.Error(), "Wrong%21Secret") {
+		t.Errorf("Open with a wrong password: %v", err)
+	}
+}
