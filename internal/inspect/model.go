@@ -104,6 +104,9 @@ type Model struct {
 	confirm   *confirmation
 	status    string
 	quitting  bool
+	// after makes timer commands: tea.Tick, replaced in tests so that no
+	// test waits for a timer.
+	after func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 }
 
 // New returns a model that loads its first page in Init.
@@ -143,7 +146,8 @@ func New(opts Options) Model {
 		sort:   auth.SortCreatedDesc,
 		// Init cannot change the model, so the first request's generation
 		// is set here.
-		list: pane{seq: 1, loading: true},
+		list:  pane{seq: 1, loading: true},
+		after: tea.Tick,
 	}
 }
 
@@ -174,7 +178,7 @@ func (m Model) tick() tea.Cmd {
 	if m.opts.Refresh <= 0 {
 		return nil
 	}
-	return tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg { return tickMsg{} })
+	return m.after(m.opts.Refresh, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
 func (m *Model) pane(id paneID) *pane {
@@ -476,7 +480,7 @@ func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.restart()
 	}
 	seq := m.filterSeq
-	return m, tea.Tick(m.opts.Debounce, func(time.Time) tea.Msg { return debounceMsg{seq: seq} })
+	return m, m.after(m.opts.Debounce, func(time.Time) tea.Msg { return debounceMsg{seq: seq} })
 }
 
 func appendRunes(s string, rs []rune) string {

@@ -30,7 +30,9 @@ func newModel(f *fakeLister, mod func(*Options)) Model {
 	if mod != nil {
 		mod(&o)
 	}
-	return New(o)
+	m := New(o)
+	m.after = func(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
+	return m
 }
 
 func asciiRenderer() *lipgloss.Renderer {
@@ -72,20 +74,11 @@ func settle(m Model, first tea.Msg) Model {
 	return m
 }
 
-// run runs a command, giving up on timers (tea.Tick): tests never sleep,
-// they send the timer's message themselves.
 func run(c tea.Cmd) tea.Msg {
 	if c == nil {
 		return nil
 	}
-	done := make(chan tea.Msg, 1)
-	go func() { done <- c() }()
-	select {
-	case msg := <-done:
-		return msg
-	case <-time.After(200 * time.Millisecond):
-		return nil
-	}
+	return c()
 }
 
 func start(t *testing.T, m Model, w, h int) Model {
@@ -273,7 +266,7 @@ func TestDebouncedFilterDropsStaleKeystrokes(t *testing.T) {
 	if len(f.filters) != calls {
 		t.Fatalf("stale debounce queried")
 	}
-	m = drive(t, m, debounceMsg{seq: 2})
+	drive(t, m, debounceMsg{seq: 2})
 	if len(f.filters) != calls+1 || f.lastFilter().Search != "al" {
 		t.Fatalf("filters %v", f.filters[calls:])
 	}

@@ -1,0 +1,523 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/config"
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/inspect"
+)
+
+func init() { register(newSessionsCmd) }
+
+// sessionStore is what the sessions commands need from the database.
+type sessionStore interface {
+	auth.SessionLister
+	Close() error
+}
+
+// sessionsOptions are the flags every sessions command shares. Open is
+// called only when a command runs, so --help and flag errors never touch
+// the database.
+type sessionsOptions struct {
+	DSN        string
+	ConfigFile string
+	Open       func(ctx context.Context) (sessionStore, error)
+	Now        func() time.Time
+}
+
+// sessionsTUIOptions: bare `oactl sessions`.
+type sessionsTUIOptions struct {
+	*sessionsOptions
+	ReadOnly bool
+	Refresh  time.Duration
+}
+
+type sessionsListOptions struct {
+	*sessionsOptions
+	JSON   bool
+	State  auth.SessionState
+	UserID int64
+	Search string
+	Limit  int
+}
+
+type sessionsRevokeOptions struct {
+	*sessionsOptions
+	IDs    []int64
+	UserID int64
+	Reason string
+	Yes    bool
+}
+
+type sessionsPurgeOptions struct {
+	*sessionsOptions
+	ExpiredBefore time.Duration
+}
+
+// sessionsRunners replace the commands' bodies in flag-parsing tests.
+type sessionsRunners struct {
+	tui    func(*sessionsTUIOptions) error
+	list   func(*sessionsListOptions) error
+	revoke func(*sessionsRevokeOptions) error
+	purge  func(*sessionsPurgeOptions) error
+}
+
+const (
+	maxSearchLen  = 256
+	maxReasonLen  = 255
+	listPageSize  = 500
+	defaultReason = "support"
+)
+
+func newSessionsCmd(f *factory) *cobra.Command { return newSessionsCmdWith(f, sessionsRunners{}) }
+
+func newSessionsCmdWith(f *factory, r sessionsRunners) *cobra.Command {
+	o := &sessionsOptions{Now: time.Now}
+	tui := &sessionsTUIOptions{sessionsOptions: o}
+	// prepare resolves --db and sets the lazy opener; every subcommand
+	// runs it first.
+	prepare := func(c *cobra.Command) error {
+		if err := resolveSessionsConfig(c, f, o); err != nil {
+			return err
+		}
+		o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN) }
+		return nil
+	}
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "Inspect and revoke login sessions (a terminal UI, or list/revoke/purge for scripts)",
+		Long: `On a terminal, oactl sessions opens the session inspector: every login
+session with its user, masked openid, state and times; / filters as you type
+(nickname, openid or user id), s cycles the state, o the sort, enter shows a
+user and all their sessions, x revokes one, X all of a user's, after a (y/N)
+prompt. ? shows every key. Keys and columns: docs/SESSIONS.md.
+
+Without a terminal (in a pipe or a script) it prints the list instead, like
+oactl sessions list. It never shows a session_key or a token.`,
+		Example: `  # the inspector, without the revoke keys
+  oactl sessions --db 'mysql://support:pw@127.0.0.1:3306/oa' --read-only
+
+  # a user's active sessions, for a script
+  oactl sessions list --user 42 --state active --json
+
+  # log a user out everywhere
+  oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := prepare(c); err != nil {
+				return err
+			}
+			if tui.Refresh < 0 {
+				return usageError("--refresh must not be negative")
+			}
+			if r.tui != nil {
+				return r.tui(tui)
+			}
+			if !f.io.IsTerm() {
+				return runSessionsList(c.Context(), f.io, &sessionsListOptions{sessionsOptions: o, State: auth.StateAll, Limit: 1000})
+			}
+			return runSessionsTUI(c.Context(), f.io, tui)
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.DSN, "db", db.DefaultDSN, "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (env OA_DB)")
+	pf.StringVar(&o.ConfigFile, "config", "", "YAML configuration file; oa.db is read from it (env OA_CONFIG)")
+	cmd.Flags().BoolVar(&tui.ReadOnly, "read-only", false, "hide and refuse revocation")
+	cmd.Flags().DurationVar(&tui.Refresh, "refresh", 10*time.Second, "reload the table this often (0: only on r)")
+
+	cmd.AddCommand(newSessionsListCmd(f, o, prepare, r.list), newSessionsRevokeCmd(f, o, prepare, r.revoke),
+		newSessionsPurgeCmd(f, o, prepare, r.purge), newSessionsRekeyCmd(f))
+	return cmd
+}
+
+func newSessionsListCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsListOptions) error) *cobra.Command {
+	lo := &sessionsListOptions{sessionsOptions: o}
+	var state string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "Print sessions as a table or JSON",
+		Long: `list prints sessions, newest first: a text table, or with --json an array of
+{"id","userId","nickname","openid","state","createdAt","lastSeenAt","expiresAt",
+"revokedAt","revokeReason","ip","userAgent"} (openid masked, times RFC 3339
+UTC, revokedAt null unless revoked). Nothing matched is an empty list ([]
+with --json) and exit status 0.`,
+		Example: `  oactl sessions list --state active --limit 20
+  oactl sessions list --search 张三 --json | jq '.[].id'
+  oactl sessions list --user 42 --limit 0   # every session of user 42`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := prepare(c); err != nil {
+				return err
+			}
+			st, err := parseState(state)
+			if err != nil {
+				return err
+			}
+			lo.State = st
+			switch {
+			case lo.Limit < 0:
+				return usageError("--limit must be 0 (no limit) or more, got %d", lo.Limit)
+			case lo.UserID < 0:
+				return usageError("--user must be a user id, got %d", lo.UserID)
+			case len(lo.Search) > maxSearchLen:
+				return usageError("--search is longer than %d bytes", maxSearchLen)
+			}
+			if runF != nil {
+				return runF(lo)
+			}
+			return runSessionsList(c.Context(), f.io, lo)
+		},
+	}
+	cmd.Flags().BoolVar(&lo.JSON, "json", false, "print a JSON array")
+	cmd.Flags().StringVar(&state, "state", "all", "active, expired, revoked or all")
+	cmd.Flags().Int64Var(&lo.UserID, "user", 0, "only this user id's sessions")
+	cmd.Flags().StringVar(&lo.Search, "search", "", "literal text in the nickname or openid, or a user id")
+	cmd.Flags().IntVar(&lo.Limit, "limit", 1000, "at most this many sessions (0: all of them)")
+	return cmd
+}
+
+func newSessionsRevokeCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsRevokeOptions) error) *cobra.Command {
+	ro := &sessionsRevokeOptions{sessionsOptions: o}
+	cmd := &cobra.Command{
+		Use:   "revoke ID... | --user ID",
+		Short: "Revoke sessions by id, or every session of a user",
+		Long: `revoke ends sessions: their tokens answer errno 501 at the next request, on
+every serve process. It asks (y/N) on a terminal; scripts pass --yes (without
+a terminal and without --yes it refuses, exit 2). Exit status 4 when no
+unrevoked session matched.`,
+		Example: `  oactl sessions revoke 1203 1204
+  oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := prepare(c); err != nil {
+				return err
+			}
+			for _, a := range args {
+				id, err := strconv.ParseInt(a, 10, 64)
+				if err != nil || id <= 0 {
+					return usageError("%q is not a session id", a)
+				}
+				ro.IDs = append(ro.IDs, id)
+			}
+			switch {
+			case len(ro.IDs) == 0 && !c.Flags().Changed("user"):
+				return usageError("revoke needs session ids or --user ID")
+			case len(ro.IDs) > 0 && c.Flags().Changed("user"):
+				return usageError("give session ids or --user, not both")
+			case c.Flags().Changed("user") && ro.UserID <= 0:
+				return usageError("--user must be a user id, got %d", ro.UserID)
+			case len(ro.Reason) > maxReasonLen:
+				return usageError("--reason is longer than %d bytes", maxReasonLen)
+			}
+			ro.Reason = strings.TrimSpace(ro.Reason)
+			if ro.Reason == "" {
+				ro.Reason = defaultReason
+			}
+			if runF != nil {
+				return runF(ro)
+			}
+			return runSessionsRevoke(c.Context(), f.io, ro)
+		},
+	}
+	cmd.Flags().Int64Var(&ro.UserID, "user", 0, "revoke every unrevoked session of this user id")
+	cmd.Flags().StringVar(&ro.Reason, "reason", defaultReason, "stored as revoke_reason")
+	cmd.Flags().BoolVarP(&ro.Yes, "yes", "y", false, "do not ask")
+	return cmd
+}
+
+func newSessionsPurgeCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsPurgeOptions) error) *cobra.Command {
+	po := &sessionsPurgeOptions{sessionsOptions: o}
+	cmd := &cobra.Command{
+		Use:   "purge --expired-before DURATION",
+		Short: "Delete sessions that expired more than DURATION ago",
+		Long: `purge deletes sessions whose expiry is more than DURATION in the past (serve
+does the same on its own after --session-retention). Revoked sessions that have
+not expired yet are kept. Exit status 4 when nothing was deleted.`,
+		Example: `  oactl sessions purge --expired-before 720h`,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := prepare(c); err != nil {
+				return err
+			}
+			if !c.Flags().Changed("expired-before") {
+				return usageError("purge needs --expired-before DURATION (e.g. 720h)")
+			}
+			if po.ExpiredBefore < 0 {
+				return usageError("--expired-before must not be negative")
+			}
+			if runF != nil {
+				return runF(po)
+			}
+			return runSessionsPurge(c.Context(), f.io, po)
+		},
+	}
+	cmd.Flags().DurationVar(&po.ExpiredBefore, "expired-before", 0, "delete sessions that expired more than this long ago")
+	return cmd
+}
+
+func parseState(s string) (auth.SessionState, error) {
+	switch st := auth.SessionState(strings.ToLower(s)); st {
+	case auth.StateActive, auth.StateExpired, auth.StateRevoked, auth.StateAll:
+		return st, nil
+	}
+	return "", usageError("--state must be active, expired, revoked or all, got %q", s)
+}
+
+// resolveSessionsConfig fills --db from OA_DB or the config file's oa.db
+// when the flag was not given.
+func resolveSessionsConfig(c *cobra.Command, f *factory, o *sessionsOptions) error {
+	getenv := f.io.Getenv
+	if o.ConfigFile == "" && getenv != nil {
+		o.ConfigFile = getenv("OA_CONFIG")
+	}
+	var file *config.File
+	if o.ConfigFile != "" {
+		var err error
+		if file, err = config.Load(o.ConfigFile); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	settings := []config.Setting{{Flag: "db", Env: "OA_DB", YAML: "oa.db", Secret: true}}
+	if err := config.Resolve(settings, c.Flags(), getenv, file); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// errNoSchema tells the user how to create the schema.
+func errNoSchema(dsn, why string) error {
+	return withExit(exitFailure, fmt.Errorf("%s: create the schema with `oactl migrate up --db %s` (or start `oactl dev` once)", why, dsn))
+}
+
+// openSessionStore opens the database and checks that its schema holds
+// the session table. A missing SQLite file is an error here, not a new
+// empty database.
+func openSessionStore(ctx context.Context, dsn string) (sessionStore, error) {
+	cfg, err := db.ParseDSN(dsn)
+	if err != nil {
+		return nil, usageError("--db: %v", err)
+	}
+	if cfg.Dialect == db.SQLite && cfg.Path != "" && cfg.Path != ":memory:" {
+		if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
+			return nil, errNoSchema(dsn, "database file "+cfg.Path+" does not exist")
+		}
+	}
+	d, err := db.Open(ctx, dsn, db.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.Redacted(), err)
+	}
+	st, err := d.Ping(ctx)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("database %s: %w", cfg.Redacted(), err)
+	}
+	if st.Current < st.Required {
+		d.Close()
+		if st.Current == 0 {
+			return nil, errNoSchema(cfg.Redacted(), "the database has no oactl schema")
+		}
+		return nil, errNoSchema(cfg.Redacted(), fmt.Sprintf("the database's schema is version %d, this oactl needs %d", st.Current, st.Required))
+	}
+	return d, nil
+}
+
+func runSessionsTUI(ctx context.Context, s *stdio, o *sessionsTUIOptions) error {
+	store, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return inspect.Run(ctx, inspect.Options{
+		Lister:   store,
+		Now:      o.Now,
+		Location: time.Local,
+		ReadOnly: o.ReadOnly,
+		Refresh:  o.Refresh,
+		Debounce: 150 * time.Millisecond,
+	}, s.In, s.Out, s.Getenv("NO_COLOR") != "")
+}
+
+// sessionJSON is one element of `sessions list --json` (SPEC §7).
+type sessionJSON struct {
+	ID           int64   `json:"id"`
+	UserID       int64   `json:"userId"`
+	Nickname     string  `json:"nickname"`
+	OpenID       string  `json:"openid"`
+	State        string  `json:"state"`
+	CreatedAt    string  `json:"createdAt"`
+	LastSeenAt   *string `json:"lastSeenAt"`
+	ExpiresAt    string  `json:"expiresAt"`
+	RevokedAt    *string `json:"revokedAt"`
+	RevokeReason string  `json:"revokeReason"`
+	IP           string  `json:"ip"`
+	UserAgent    string  `json:"userAgent"`
+}
+
+func utcText(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func optionalTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := utcText(t)
+	return &s
+}
+
+func toJSON(r auth.SessionRow) sessionJSON {
+	return sessionJSON{
+		ID: r.Session.ID, UserID: r.Session.UserID, Nickname: r.Nickname, OpenID: auth.MaskOpenID(r.OpenID),
+		State: string(r.State), CreatedAt: utcText(r.Session.CreatedAt), LastSeenAt: optionalTime(r.Session.LastSeenAt),
+		ExpiresAt: utcText(r.Session.ExpiresAt), RevokedAt: optionalTime(r.Session.RevokedAt),
+		RevokeReason: r.Session.RevokeReason, IP: r.Session.IP, UserAgent: r.Session.UserAgent,
+	}
+}
+
+// runSessionsList streams the listing page by page (keyset), so --limit 0
+// on a large table never holds more than a page in memory.
+func runSessionsList(ctx context.Context, s *stdio, o *sessionsListOptions) error {
+	store, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w := bufio.NewWriter(s.Out)
+	table := inspect.NewTableWriter(w)
+	f := auth.SessionFilter{State: o.State, UserID: o.UserID, Search: o.Search, Now: o.Now().UTC()}
+	written := 0
+	if o.JSON {
+		w.WriteString("[")
+	}
+	for {
+		f.Limit = listPageSize
+		if o.Limit > 0 {
+			f.Limit = min(listPageSize, o.Limit-written)
+		}
+		rows, err := store.ListSessions(ctx, f)
+		if err != nil {
+			return err
+		}
+		if o.JSON {
+			for _, r := range rows {
+				if written > 0 {
+					w.WriteString(",")
+				}
+				b, err := json.Marshal(toJSON(r))
+				if err != nil {
+					return fmt.Errorf("encode session %d: %w", r.Session.ID, err)
+				}
+				w.WriteString("\n  ")
+				w.Write(b)
+				written++
+			}
+		} else {
+			if err := table.Write(rows); err != nil {
+				return err
+			}
+			written += len(rows)
+		}
+		if len(rows) < f.Limit || (o.Limit > 0 && written >= o.Limit) {
+			break
+		}
+		f.After = &rows[len(rows)-1]
+	}
+	if o.JSON {
+		if written > 0 {
+			w.WriteString("\n")
+		}
+		w.WriteString("]\n")
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+func runSessionsRevoke(ctx context.Context, s *stdio, o *sessionsRevokeOptions) error {
+	var what string
+	if o.UserID != 0 {
+		what = fmt.Sprintf("every session of user %d", o.UserID)
+	} else {
+		parts := make([]string, len(o.IDs))
+		for i, id := range o.IDs {
+			parts[i] = strconv.FormatInt(id, 10)
+		}
+		what = "session" + map[bool]string{true: "s", false: ""}[len(o.IDs) > 1] + " " + strings.Join(parts, ", ")
+	}
+	if !o.Yes {
+		if !s.IsTerm() {
+			return usageError("not on a terminal: add --yes to revoke %s", what)
+		}
+		ok, err := confirm(s, fmt.Sprintf("Revoke %s? (y/N) ", what))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(s.Err, "cancelled")
+			return withExit(exitFailure, nil)
+		}
+	}
+	store, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	at := o.Now().UTC()
+	var n int64
+	if o.UserID != 0 {
+		n, err = store.RevokeUserSessions(ctx, o.UserID, at, o.Reason)
+	} else {
+		n, err = store.RevokeSessions(ctx, o.IDs, at, o.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return withExit(exitNoMatch, fmt.Errorf("nothing matched: no unrevoked session in %s", what))
+	}
+	fmt.Fprintf(s.Out, "revoked %d session%s\n", n, map[bool]string{true: "s", false: ""}[n != 1])
+	return nil
+}
+
+// confirm asks a (y/N) question on the terminal; only y or yes agrees.
+func confirm(s *stdio, prompt string) (bool, error) {
+	fmt.Fprint(s.Err, prompt)
+	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func runSessionsPurge(ctx context.Context, s *stdio, o *sessionsPurgeOptions) error {
+	store, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	before := o.Now().UTC().Add(-o.ExpiredBefore)
+	n, err := store.PurgeExpiredSessions(ctx, before)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return withExit(exitNoMatch, fmt.Errorf("nothing matched: no session expired before %s", utcText(before)))
+	}
+	fmt.Fprintf(s.Out, "purged %d session%s that expired before %s\n", n, map[bool]string{true: "s", false: ""}[n != 1], utcText(before))
+	return nil
+}
