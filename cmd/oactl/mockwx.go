@@ -156,7 +156,9 @@ func newMockwxOpenIDCmd(f *factory) *cobra.Command {
 				appid = f.io.Getenv("OA_WX_APP_ID")
 			}
 			if appid == "" {
-				return usageError("--appid is required (or OA_WX_APP_ID)")
+				// The appid `oactl dev` uses: "which openid does dev give
+				// alice?" is the common question.
+				appid = defaultDevAppID
 			}
 			if args[0] == "" {
 				return usageError("USER must not be empty")
@@ -165,7 +167,7 @@ func newMockwxOpenIDCmd(f *factory) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&appid, "appid", "", "the appid (default $OA_WX_APP_ID)")
+	cmd.Flags().StringVar(&appid, "appid", "", "the appid (default $OA_WX_APP_ID, else oactl dev's "+defaultDevAppID+")")
 	cmd.Flags().StringVar(&seed, "seed", mockwx.DefaultSeed, "the seed mockwx runs with")
 	return cmd
 }

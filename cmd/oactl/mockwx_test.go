@@ -33,10 +33,13 @@ func TestMockwxOpenIDSubcommand(t *testing.T) {
 	if code := run([]string{"mockwx", "openid", "bob"}, s); code != 0 || strings.TrimSpace(out.String()) != mockwx.OpenID("oactl", "wxEnv", "bob") {
 		t.Errorf("openid from OA_WX_APP_ID: exit %d, %q", code, out)
 	}
+	s, out, _ = testStdio(nil)
+	if code := run([]string{"mockwx", "openid", "carol"}, s); code != 0 || strings.TrimSpace(out.String()) != mockwx.OpenID("oactl", defaultDevAppID, "carol") {
+		t.Errorf("openid without any appid must be oactl dev's: exit %d, %q", code, out)
+	}
 	for _, args := range [][]string{
 		{"mockwx", "openid"},
 		{"mockwx", "openid", "a", "b", "--appid", "x"},
-		{"mockwx", "openid", "alice"}, // no appid anywhere
 		{"mockwx", "stray"},
 		{"mockwx", "--addr", "0.0.0.0:9090"},
 		{"mockwx", "--addr", ":9090"},
