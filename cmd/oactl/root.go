@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -81,12 +82,28 @@ func stdoutIsTerminal() bool {
 // that, for example, `oactl mockwx` never opens a database.
 type factory struct {
 	io *stdio
+
+	logOnce sync.Once
+	sink    *logSink
+	log     *slog.Logger
 }
 
-// logger returns the process's logger: text lines on stderr. Secrets are
-// kept out by the callers; nothing here can redact what it is given.
+// logger returns the process's logger: text lines on stderr, batched by a
+// logSink that run flushes on exit. Secrets are kept out by the callers;
+// nothing here can redact what it is given.
 func (f *factory) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(f.io.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f.logOnce.Do(func() {
+		f.sink = newLogSink(f.io.Err, logFlushEvery)
+		f.log = slog.New(slog.NewTextHandler(f.sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	return f.log
+}
+
+// close flushes the log.
+func (f *factory) close() {
+	if f.sink != nil {
+		_ = f.sink.Close()
+	}
 }
 
 func newRootCmd(f *factory) *cobra.Command {
@@ -131,9 +148,11 @@ func register(newCmd func(*factory) *cobra.Command) { commands = append(commands
 func run(args []string, s *stdio) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd(&factory{io: s})
+	f := &factory{io: s}
+	root := newRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	f.close()
 	return exitCode(err, s.Err)
 }
 

@@ -35,7 +35,7 @@ Rotation:
   2. oactl sessions rekey --session-key-secret NEW,OLD
   3. restart every serve with --session-key-secret NEW      (OLD is gone)`,
 		Example: `  OA_SESSION_KEY_SECRET=new-secret,old-secret oactl sessions rekey --db 'mysql://oa:pw@127.0.0.1:3306/oa'`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("db") {
 				if v := f.io.Getenv("OA_DB"); v != "" {
