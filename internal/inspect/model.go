@@ -349,6 +349,25 @@ func (m *Model) restart() tea.Cmd {
 }
 
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	// Bubble Tea delivers runes that arrive in one read as one message
+	// ("/张三" when a user types fast or a terminal batches keys). Outside
+	// the filter each rune is a key of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !m.filtering && !msg.Paste {
+		var cmds []tea.Cmd
+		var next tea.Model = m
+		for i, r := range msg.Runes {
+			var cmd tea.Cmd
+			if nm := next.(Model); nm.filtering {
+				// The rest of the batch is filter text.
+				next, cmd = nm.filterKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: msg.Runes[i:]})
+				cmds = append(cmds, cmd)
+				break
+			}
+			next, cmd = next.(Model).key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+			cmds = append(cmds, cmd)
+		}
+		return next, tea.Batch(cmds...)
+	}
 	if msg.String() == "ctrl+c" {
 		m.quitting = true
 		return m, tea.Quit

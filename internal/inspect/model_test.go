@@ -255,6 +255,24 @@ func TestFilterAsYouTypeCJK(t *testing.T) {
 	}
 }
 
+func TestRunesInOneReadAreSeparateKeys(t *testing.T) {
+	f := newFake()
+	m := start(t, newModel(f, nil), 120, 40)
+	// A terminal may hand "/" and the text typed after it to one read.
+	m = drive(t, m, keyMsg("/张三"))
+	if !m.filtering || m.filter != "张三" || len(m.list.rows) != 3 {
+		t.Fatalf("filtering %v filter %q rows %d", m.filtering, m.filter, len(m.list.rows))
+	}
+	m = drive(t, m, keyMsg("enter"), keyMsg("jj"))
+	if m.list.cursor != 2 {
+		t.Errorf("jj moved the cursor to %d", m.list.cursor)
+	}
+	m = drive(t, m, keyMsg("xn"))
+	if m.confirm != nil || len(f.revokes) != 0 || !strings.Contains(m.View(), "cancelled") {
+		t.Errorf("xn: confirm %v revokes %v", m.confirm, f.revokes)
+	}
+}
+
 func TestDebouncedFilterDropsStaleKeystrokes(t *testing.T) {
 	f := newFake()
 	m := start(t, newModel(f, func(o *Options) { o.Debounce = time.Hour }), 120, 40)
