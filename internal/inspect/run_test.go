@@ -1,0 +1,65 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRunNoColor runs the real program loop on plain streams: with
+// NO_COLOR nothing drawn carries a colour or bold sequence; without it the
+// same screen does (so the check can fail).
+func TestRunNoColor(t *testing.T) {
+	sgr := regexp.MustCompile(`\x1b\[[0-9;]*[1-9][0-9;]*m`)
+	for _, noColor := range []bool{true, false} {
+		out := &lockedBuffer{}
+		r := lipgloss.NewRenderer(out)
+		r.SetColorProfile(termenv.TrueColor) // what a colour terminal gets
+		r.SetHasDarkBackground(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		in, w := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, Options{Lister: newFake(), Now: func() time.Time { return testNow }, Renderer: r}, in, out, noColor)
+		}()
+		for !strings.Contains(out.String(), "30 loaded") && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("never drawn: %q", out.String())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if got := sgr.FindString(out.String()); (got != "") == noColor {
+			t.Errorf("noColor %v: styling sequence %q", noColor, got)
+		}
+	}
+}
