@@ -40,7 +40,7 @@ func DefaultKeyMap(readOnly bool) KeyMap {
 
 // ShortHelp is the one-line help under the table.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Filter, k.State, k.Sort, k.Detail, k.Revoke, k.RevokeAll, k.Refresh, k.Help, k.Quit}
+	return []key.Binding{k.Filter, k.State, k.Sort, k.Detail, k.Revoke, k.RevokeAll, k.Back, k.Refresh, k.Help, k.Quit}
 }
 
 // FullHelp is the `?` help, in columns.

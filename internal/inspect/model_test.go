@@ -502,3 +502,14 @@ func TestNoColor(t *testing.T) {
 		t.Error("ascii profile view contains escape sequences")
 	}
 }
+
+func TestGoldenDetail(t *testing.T) {
+	m := start(t, newModel(newFake(), nil), 80, 24)
+	m = drive(t, m, keys("down", "down", "down", "enter", "x")...)
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	if strings.Contains(v, "/ filter") || !strings.Contains(v, "esc back") {
+		t.Errorf("detail help offers list keys:\n%s", v)
+	}
+	golden.RequireEqual(t, []byte(v))
+}

@@ -196,7 +196,20 @@ func (m Model) bodyHeight() int {
 }
 
 func (m Model) helpHeight() int {
-	return strings.Count(m.help.View(m.keys), "\n") + 1
+	return strings.Count(m.help.View(m.activeKeys()), "\n") + 1
+}
+
+// activeKeys is the key map help shows: the list-only keys are left out
+// of a user's detail.
+func (m Model) activeKeys() KeyMap {
+	k := m.keys
+	if m.mode == modeDetail {
+		k.Filter.SetEnabled(false)
+		k.State.SetEnabled(false)
+		k.Sort.SetEnabled(false)
+		k.Detail.SetEnabled(false)
+	}
+	return k
 }
 
 // View renders the screen.
@@ -252,7 +265,7 @@ func (m Model) View() string {
 	} else if p.loading && len(p.rows) > 0 {
 		status = strings.TrimSpace(status + " loading…")
 	}
-	lines = append(lines, cut(status, m.width), m.help.View(m.keys))
+	lines = append(lines, cut(status, m.width), m.help.View(m.activeKeys()))
 	return strings.Join(lines, "\n")
 }
 
