@@ -87,8 +87,9 @@ func TestMockwxServesAndStops(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	f := &factory{io: s}
 	go func() {
-		done <- runMockwx(ctx, &factory{io: s}, &mockwxOptions{
+		done <- runMockwx(ctx, f, &mockwxOptions{
 			Addr: "127.0.0.1:0", Seed: "oactl", AppID: "wxA", CodeTTL: time.Minute, JournalSize: 10,
 			Ready: func(u string) { ready <- u },
 		})
@@ -122,6 +123,7 @@ func TestMockwxServesAndStops(t *testing.T) {
 	if !strings.Contains(out.String(), base) {
 		t.Errorf("stdout %q lacks the URL", out)
 	}
+	f.close() // flush the batched log, as run does on exit
 	logs := errb.String()
 	if strings.Count(logs, "msg=request") != 1 || strings.Contains(logs, "topsecret") || strings.Contains(logs, "alice.1") {
 		t.Errorf("log: %s", logs)
