@@ -304,6 +304,8 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	rep := &strings.Builder{}
 	fmt.Fprintf(rep, "soak: %d users, %v, fault %s, serve --wx-timeout %v\n\n", o.users, o.duration, o.fault, o.wxTimeout)
 	table(rep, all, h.since())
+	// The rest is plain text: fenced, so the report pastes into markdown.
+	fmt.Fprintf(rep, "\n```text")
 	if len(h.events) > 0 {
 		fmt.Fprintf(rep, "\nevents:\n")
 		for _, e := range h.events {
@@ -330,6 +332,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 			fmt.Fprintf(rep, "  - %s\n", p)
 		}
 	}
+	fmt.Fprintf(rep, "```\n")
 	fmt.Print(rep.String())
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(rep.String()), 0o644); err != nil {
@@ -747,7 +750,7 @@ func table(w io.Writer, all []sample, elapsed time.Duration) {
 		}
 		fmt.Fprintf(w, " %s | %s | %s | %s |\n", pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pct(lat, 1))
 	}
-	fmt.Fprintf(w, "\n%d requests in %.1fs (%.0f req/s)\n", total, elapsed.Seconds(), float64(total)/elapsed.Seconds())
+	fmt.Fprintf(w, "\n%d requests in %.1fs (%.0f req/s).\n", total, elapsed.Seconds(), float64(total)/elapsed.Seconds())
 }
 
 func pct(sorted []time.Duration, p float64) string {
