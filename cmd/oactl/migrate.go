@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 )
 
@@ -93,7 +92,7 @@ or failed findings (check). See docs/DBA.md.`,
 				if err := o.validate(); err != nil {
 					return err
 				}
-				if err := resolveMigrateConfig(c, f, o); err != nil {
+				if err := resolveDBFlag(c, f.io.Getenv, &o.ConfigFile); err != nil {
 					return err
 				}
 				o.Open = func(ctx context.Context) (*db.DB, error) {
@@ -165,27 +164,6 @@ func (o *migrateOptions) validate() error {
 		if !o.Yes && !o.DryRun {
 			return usageError("down drops tables: add --yes to do it, or --dry-run to see the SQL")
 		}
-	}
-	return nil
-}
-
-// resolveMigrateConfig fills --db from OA_DB or the config file's oa.db
-// when the flag was not given.
-func resolveMigrateConfig(c *cobra.Command, f *factory, o *migrateOptions) error {
-	getenv := f.io.Getenv
-	if o.ConfigFile == "" && getenv != nil {
-		o.ConfigFile = getenv("OA_CONFIG")
-	}
-	var file *config.File
-	if o.ConfigFile != "" {
-		var err error
-		if file, err = config.Load(o.ConfigFile); err != nil {
-			return usageError("%v", err)
-		}
-	}
-	settings := []config.Setting{{Flag: "db", Env: "OA_DB", YAML: "oa.db", Secret: true}}
-	if err := config.Resolve(settings, c.Flags(), getenv, file); err != nil {
-		return usageError("%v", err)
 	}
 	return nil
 }

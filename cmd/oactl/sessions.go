@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oactl/oactl/internal/auth"
-	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/inspect"
 )
@@ -90,7 +89,7 @@ func newSessionsCmdWith(f *factory, r sessionsRunners) *cobra.Command {
 	// prepare resolves --db and sets the lazy opener; every subcommand
 	// runs it first.
 	prepare := func(c *cobra.Command) error {
-		if err := resolveSessionsConfig(c, f, o); err != nil {
+		if err := resolveDBFlag(c, f.io.Getenv, &o.ConfigFile); err != nil {
 			return err
 		}
 		o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN) }
@@ -273,27 +272,6 @@ func parseState(s string) (auth.SessionState, error) {
 		return st, nil
 	}
 	return "", usageError("--state must be active, expired, revoked or all, got %q", s)
-}
-
-// resolveSessionsConfig fills --db from OA_DB or the config file's oa.db
-// when the flag was not given.
-func resolveSessionsConfig(c *cobra.Command, f *factory, o *sessionsOptions) error {
-	getenv := f.io.Getenv
-	if o.ConfigFile == "" && getenv != nil {
-		o.ConfigFile = getenv("OA_CONFIG")
-	}
-	var file *config.File
-	if o.ConfigFile != "" {
-		var err error
-		if file, err = config.Load(o.ConfigFile); err != nil {
-			return usageError("%v", err)
-		}
-	}
-	settings := []config.Setting{{Flag: "db", Env: "OA_DB", YAML: "oa.db", Secret: true}}
-	if err := config.Resolve(settings, c.Flags(), getenv, file); err != nil {
-		return usageError("%v", err)
-	}
-	return nil
 }
 
 // errNoSchema tells the user how to create the schema.

@@ -12,7 +12,6 @@ import (
 )
 
 type rekeyOptions struct {
-	DB      string
 	Secrets []string
 }
 
@@ -37,25 +36,25 @@ Rotation:
 		Example: `  OA_SESSION_KEY_SECRET=new-secret,old-secret oactl sessions rekey --db 'mysql://oa:pw@127.0.0.1:3306/oa'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("db") {
-				if v := f.io.Getenv("OA_DB"); v != "" {
-					o.DB = v
-				}
+			// --db and --config are the parent's persistent flags.
+			configFile, _ := cmd.Flags().GetString("config")
+			if err := resolveDBFlag(cmd, f.io.Getenv, &configFile); err != nil {
+				return err
 			}
+			dsn, _ := cmd.Flags().GetString("db")
 			if !cmd.Flags().Changed("session-key-secret") {
 				if v := f.io.Getenv("OA_SESSION_KEY_SECRET"); v != "" {
 					o.Secrets = strings.Split(v, ",")
 				}
 			}
-			return runRekey(cmd, f, o)
+			return runRekey(cmd, f, dsn, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.DB, "db", db.DefaultDSN, "database DSN (env OA_DB)")
 	cmd.Flags().StringSliceVar(&o.Secrets, "session-key-secret", nil, "NEW[,OLD...]: the first seals, all open (env OA_SESSION_KEY_SECRET)")
 	return cmd
 }
 
-func runRekey(cmd *cobra.Command, f *factory, o *rekeyOptions) error {
+func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error {
 	sealer, err := newSealer(o.Secrets)
 	if err != nil {
 		return withExit(exitUsage, err)
@@ -64,7 +63,7 @@ func runRekey(cmd *cobra.Command, f *factory, o *rekeyOptions) error {
 		return usageError("rekey needs --session-key-secret (or OA_SESSION_KEY_SECRET)")
 	}
 	ks := sealer.(*keyseal.Sealer)
-	d, err := db.Open(cmd.Context(), o.DB, db.Options{})
+	d, err := db.Open(cmd.Context(), dsn, db.Options{})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

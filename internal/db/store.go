@@ -250,17 +250,9 @@ func (d *DB) RevokeSession(ctx context.Context, sessionID int64, at time.Time, r
 // execOne runs an autocommit statement (with the retry rules) and returns
 // auth.ErrNotFound when it matched no row.
 func (d *DB) execOne(ctx context.Context, what, query string, args ...any) error {
-	var n int64
-	err := d.retry(ctx, what, func() error {
-		res, err := d.w.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := d.execCount(ctx, what, query, args...)
 	if err != nil {
-		return translate(err, what, nil)
+		return err
 	}
 	if n == 0 {
 		return auth.ErrNotFound
