@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(badYAML, []byte("oa: [unclosed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("#", 2<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]string{"OA_WX_APP_SECRET": "s3cret-value"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no appid", []string{"serve"}, ok, "no appid"},
+		{"no secret", []string{"serve", "--appid", "wxa"}, nil, "no app secret"},
+		{"http base url off loopback", []string{"serve", "--appid", "wxa", "--wx-base-url", "http://api.example.com"}, ok, "--wx-base-url"},
+		{"base url junk", []string{"serve", "--appid", "wxa", "--wx-base-url", "::::"}, ok, "--wx-base-url"},
+		{"addr junk", []string{"serve", "--appid", "wxa", "--addr", "nonsense"}, ok, "--addr"},
+		{"ttl zero", []string{"serve", "--appid", "wxa", "--token-ttl", "0s"}, ok, "--token-ttl"},
+		{"ttl words", []string{"serve", "--appid", "wxa", "--token-ttl", "forever"}, ok, "token-ttl"},
+		{"wx timeout huge", []string{"serve", "--appid", "wxa", "--wx-timeout", "10m"}, ok, "--wx-timeout"},
+		{"negative rate", []string{"serve", "--appid", "wxa", "--login-rate", "-1"}, ok, "--login-rate"},
+		{"bad proxy", []string{"serve", "--appid", "wxa", "--trusted-proxy", "10.0.0.0/99"}, ok, "--trusted-proxy"},
+		{"bad zone", []string{"serve", "--appid", "wxa", "--time-zone", "Mars/Olympus"}, ok, "--time-zone"},
+		{"relative public url", []string{"serve", "--appid", "wxa", "--public-url", "/files"}, ok, "--public-url"},
+		{"appid with spaces", []string{"serve", "--appid", "wx a"}, ok, "--appid"},
+		{"appid huge", []string{"serve", "--appid", strings.Repeat("w", 1000)}, ok, "--appid"},
+		{"secret with newline", []string{"serve", "--appid", "wxa"}, map[string]string{"OA_WX_APP_SECRET": "a\nb"}, "app secret"},
+		{"env ttl junk", []string{"serve", "--appid", "wxa"}, map[string]string{"OA_WX_APP_SECRET": "s", "OA_TOKEN_TTL": "soon"}, "OA_TOKEN_TTL"},
+		{"missing config", []string{"serve", "--config", filepath.Join(dir, "nope.yml")}, ok, "config file"},
+		{"malformed config", []string{"serve", "--config", badYAML}, ok, "bad.yml"},
+		{"huge config", []string{"serve", "--config", big}, ok, "larger than"},
+		{"config from env", []string{"serve"}, map[string]string{"OA_CONFIG": badYAML}, "bad.yml"},
+		{"stray argument", []string{"serve", "extra"}, ok, ""},
+		{"dev mockwx off loopback", []string{"dev", "--mockwx-addr", "0.0.0.0:9090"}, nil, "loopback"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, out, errb := testStdio(tc.env)
+			if code := run(tc.args, s); code != exitUsage {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, errb)
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr %q does not name %q", errb, tc.want)
+			}
+			if strings.Contains(errb.String()+out.String(), "s3cret-value") {
+				t.Errorf("the app secret was echoed: %s", errb)
+			}
+		})
+	}
+}
+
+// TestServeReadsTheSeedApplicationYML starts serve with nothing but the
+// Java backend's application.yml (plus where WeChat is) and logs in.
+func TestServeReadsTheSeedApplicationYML(t *testing.T) {
+	maddr := freeAddr(t)
+	m := startOactl(t, nil, "mockwx", "--addr", maddr, "--appid", "wxf23b28b5e4ea4d6a", "--secret", "212621faa31cdf0691367ea45b2b6041")
+	m.waitHealthy("http://" + maddr + "/__mock/healthz")
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "application.yml")
+	content := `server:
+  port: 8080
+spring:
+  datasource:
+    url: jdbc:mysql://127.0.0.1:3306/oa
+oa:
+  wx:
+    app-id: wxf23b28b5e4ea4d6a
+    app-secret: 212621faa31cdf0691367ea45b2b6041
+    msgDataFormat: JSON
+  db: sqlite:` + filepath.Join(dir, "oa.db") + `
+`
+	if err := os.WriteFile(yml, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	p := startOactl(t, []string{"OA_WX_BASE_URL=http://" + maddr}, "serve", "--config", yml, "--addr", addr, "--storage-dir", filepath.Join(dir, "files"))
+	p.waitHealthy("http://" + addr + "/readyz")
+	c := newClient(t, "http://"+addr)
+	c.login(uniqueCode("sam"), nil)
+	if _, err := os.Stat(filepath.Join(dir, "oa.db")); err != nil {
+		t.Fatalf("oa.db from the YAML was not used: %v", err)
+	}
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatalf("serve did not exit cleanly: %v", err)
+	}
+	if strings.Contains(p.errOut.String(), "212621faa31cdf0691367ea45b2b6041") {
+		t.Fatal("the log holds the app secret")
+	}
+}
