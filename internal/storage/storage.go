@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,12 +89,14 @@ func (s *store) upload(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, r, s.log, err)
 		return
 	}
-	if err := s.write(key, data); err != nil {
+	// The URL is built before the file is written: a request whose Host
+	// cannot make one leaves no file behind.
+	base, err := s.baseURL(r)
+	if err != nil {
 		auth.WriteError(w, r, s.log, err)
 		return
 	}
-	base, err := s.baseURL(r)
-	if err != nil {
+	if err := s.write(key, data); err != nil {
 		auth.WriteError(w, r, s.log, err)
 		return
 	}
@@ -222,7 +225,19 @@ func validHost(h string) bool {
 			return false
 		}
 	}
-	return true
+	// The characters alone allow "[" or "a]b": brackets only around an
+	// IPv6 address, and the URL built from the host must parse back to it.
+	if strings.ContainsAny(h, "[]") {
+		end := strings.IndexByte(h, ']')
+		if h[0] != '[' || end < 0 || strings.Count(h, "[") != 1 || strings.Count(h, "]") != 1 {
+			return false
+		}
+		if a, err := netip.ParseAddr(h[1:end]); err != nil || !a.Is6() {
+			return false
+		}
+	}
+	u, err := url.Parse("http://" + h + "/")
+	return err == nil && u.Host == h && u.Hostname() != ""
 }
 
 func (s *store) fetch(w http.ResponseWriter, r *http.Request) {
