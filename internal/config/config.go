@@ -74,7 +74,7 @@ func lookup(s Setting, getenv func(string) string, file *File) (val, src string,
 // File is a parsed YAML configuration file.
 type File struct {
 	Path string
-	root map[string]any
+	root *yaml.Node // a mapping node, or nil for an empty file
 }
 
 // Load reads and parses a YAML configuration file.
@@ -94,55 +94,125 @@ func Load(path string) (*File, error) {
 	return Parse(path, data)
 }
 
+// maxAliasDepth bounds alias chains followed by Lookup.
+const maxAliasDepth = 16
+
 // Parse parses YAML configuration text; path names it in errors.
+//
+// The text is decoded into yaml.Node, not into maps: the YAML library's
+// map decoding reports every pair of duplicate keys, which takes time and
+// memory quadratic in their number (a 20 KB file of repeated keys took
+// half a minute, found by FuzzParse). Duplicates are found here in one
+// pass and the first one is reported.
 func Parse(path string, data []byte) (*File, error) {
-	root := map[string]any{}
+	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &File{Path: path}, nil
+		}
 		return nil, fmt.Errorf("config file %s: not valid YAML: %w", path, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, fmt.Errorf("config file %s: not a YAML document", path)
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return &File{Path: path}, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config file %s: want a mapping of keys at the top (like oa: ...)", path)
+	}
+	if err := checkDuplicates(root); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return &File{Path: path, root: root}, nil
 }
 
+// checkDuplicates walks every mapping once (aliases are not followed:
+// they point at nodes that are checked where they are defined).
+func checkDuplicates(n *yaml.Node) error {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode {
+			seen := make(map[string]bool, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind == yaml.ScalarNode {
+					if seen[k.Value] {
+						return fmt.Errorf("line %d: key %q appears twice", k.Line, k.Value)
+					}
+					seen[k.Value] = true
+				}
+			}
+		}
+		if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+			stack = append(stack, n.Content...)
+		}
+	}
+	return nil
+}
+
 // Lookup returns the scalar at a dotted path such as "oa.wx.app-id". Keys
 // match the way Spring's relaxed binding does: case, '-' and '_' are
-// ignored, so app-id, appId and app_id are one key. Lists are joined with
-// commas.
+// ignored, so app-id, appId and app_id are one key. A list of scalars is
+// joined with commas.
 func (f *File) Lookup(path string) (string, bool) {
-	var cur any = f.root
+	if f == nil || f.root == nil {
+		return "", false
+	}
+	cur := f.root
 	for _, part := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
+		m := resolve(cur)
+		if m == nil || m.Kind != yaml.MappingNode {
 			return "", false
 		}
-		found := false
-		for k, v := range m {
-			if normKey(k) == normKey(part) {
-				cur, found = v, true
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := resolve(m.Content[i]); k != nil && k.Kind == yaml.ScalarNode && normKey(k.Value) == normKey(part) {
+				next = m.Content[i+1]
 				break
 			}
 		}
-		if !found {
+		if next == nil {
 			return "", false
 		}
+		cur = next
 	}
-	switch v := cur.(type) {
-	case nil:
+	v := resolve(cur)
+	switch {
+	case v == nil:
 		return "", false
-	case map[string]any:
-		return "", false
-	case []any:
-		parts := make([]string, 0, len(v))
-		for _, e := range v {
-			if _, nested := e.(map[string]any); nested {
+	case v.Kind == yaml.ScalarNode:
+		if v.Tag == "!!null" {
+			return "", false
+		}
+		return v.Value, true
+	case v.Kind == yaml.SequenceNode:
+		parts := make([]string, 0, len(v.Content))
+		for _, e := range v.Content {
+			e = resolve(e)
+			if e == nil || e.Kind != yaml.ScalarNode {
 				return "", false
 			}
-			parts = append(parts, fmt.Sprint(e))
+			parts = append(parts, e.Value)
 		}
 		return strings.Join(parts, ","), true
-	default:
-		return fmt.Sprint(v), true
 	}
+	return "", false
+}
+
+// resolve follows alias nodes to what they name, within a bound.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
+		if i == maxAliasDepth {
+			return nil
+		}
+		n = n.Alias
+	}
+	return n
 }
 
 func normKey(k string) string {

@@ -231,3 +231,41 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDuplicateKeysAreReportedOnce(t *testing.T) {
+	// Thousands of repeated keys: once made the YAML library build an
+	// error quadratic in their number (found by FuzzParse).
+	data := strings.Repeat("k: 1\n", 4000)
+	_, err := Parse("dup.yml", []byte(data))
+	if err == nil || !strings.Contains(err.Error(), `line 2: key "k" appears twice`) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(err.Error()) > 200 {
+		t.Fatalf("error of %d bytes", len(err.Error()))
+	}
+	if _, err := Parse("nested.yml", []byte("oa:\n  wx:\n    app-id: a\n    app-id: b\n")); err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("nested duplicate: err = %v", err)
+	}
+}
+
+func TestAliasesResolve(t *testing.T) {
+	f, err := Parse("a.yml", []byte("base: &id wxalias\noa:\n  wx:\n    app-id: *id\n  trusted-proxy: [*id, 10.0.0.1]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := f.Lookup("oa.wx.app-id"); !ok || v != "wxalias" {
+		t.Fatalf("app-id = %q %v", v, ok)
+	}
+	if v, _ := f.Lookup("oa.trusted-proxy"); v != "wxalias,10.0.0.1" {
+		t.Fatalf("list = %q", v)
+	}
+	if _, ok := f.Lookup("oa.wx.app-id.deeper"); ok {
+		t.Fatal("a scalar has no children")
+	}
+	if v, ok := f.Lookup("oa.missing"); ok {
+		t.Fatalf("found %q", v)
+	}
+	if _, err := Parse("null.yml", []byte("~\n")); err != nil {
+		t.Fatalf("a null document is an empty file: %v", err)
+	}
+}
