@@ -201,12 +201,12 @@ func TestAuthedRoutes(t *testing.T) {
 	tok := e.loginToken(t, "alice.1")
 	a := e.do(t, "GET", "/wx/auth/info", tok, nil)
 	expect(t, "info", a, 200, 0, "成功")
-	if string(a.Data) != `{"avatar":"","gender":0,"mobile":"","nickName":""}` {
+	if string(a.Data) != `{"nickName":"","avatar":"","gender":0,"mobile":""}` {
 		t.Errorf("info data %s", a.Data)
 	}
 	expect(t, "profile", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"nickname":"新😀","avatar":"https://x/b.png","gender":1}`)), 200, 0, "成功")
 	a = e.do(t, "GET", "/wx/auth/info", tok, nil)
-	if string(a.Data) != `{"avatar":"https://x/b.png","gender":1,"mobile":"","nickName":"新😀"}` {
+	if string(a.Data) != `{"nickName":"新😀","avatar":"https://x/b.png","gender":1,"mobile":""}` {
 		t.Errorf("info after profile %s", a.Data)
 	}
 	expect(t, "profile gender 7", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":7}`)), 200, 402, "参数值不对")
