@@ -117,9 +117,10 @@ type Store interface {
 	UpdateProfile(ctx context.Context, userID int64, upd ProfileUpdate, at time.Time) (User, error)
 	// SetMobile stores a bound phone number.
 	SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error
-	// NewestSessionKey returns the stored session_key of the user's newest
-	// session: WeChat keeps one valid key per user, the newest login's.
-	NewestSessionKey(ctx context.Context, userID int64) (string, error)
+	// NewestSession returns the user's newest session, revoked or not: its
+	// session_key is WeChat's one valid key for the user (the newest
+	// login's), and its token hash opens the key when it is sealed.
+	NewestSession(ctx context.Context, userID int64) (Session, error)
 	// PurgeExpiredSessions deletes sessions that expired before t.
 	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
 	// Ping checks the database and reports the schema version it holds

@@ -31,14 +31,6 @@ type Sealer interface {
 	Open(stored, ad string) (string, error)
 }
 
-// NewestSessionStore is implemented by stores that can return the user's
-// newest session with its token hash. The legacy bindPhone flow needs the
-// hash to open a sealed session_key (the hash is the sealing AD); without
-// it only unsealed keys can be used.
-type NewestSessionStore interface {
-	NewestSession(ctx context.Context, userID int64) (Session, error)
-}
-
 // Defaults of the service.
 const (
 	DefaultTokenTTL = 24 * time.Hour
@@ -345,32 +337,17 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData,
 }
 
 func (s *Service) newestSessionKey(ctx context.Context, userID int64) (string, error) {
-	if ns, ok := s.Store.(NewestSessionStore); ok {
-		sess, err := ns.NewestSession(ctx, userID)
-		if err != nil {
-			return "", fmt.Errorf("newest session: %w", err)
-		}
-		if s.Sealer == nil {
-			return sess.SessionKey, nil
-		}
-		key, err := s.Sealer.Open(sess.SessionKey, sess.TokenHash)
-		if err != nil {
-			return "", fmt.Errorf("open session key: %w", err)
-		}
-		return key, nil
-	}
-	stored, err := s.Store.NewestSessionKey(ctx, userID)
+	sess, err := s.Store.NewestSession(ctx, userID)
 	if err != nil {
-		return "", fmt.Errorf("newest session key: %w", err)
+		return "", fmt.Errorf("newest session: %w", err)
 	}
 	if s.Sealer == nil {
-		return stored, nil
+		return sess.SessionKey, nil
 	}
-	// Without the token hash only an unsealed (legacy) key can be used;
-	// Open returns those as they are and fails on sealed ones.
-	key, err := s.Sealer.Open(stored, "")
+	// The token hash is the sealing AD (see Sealer).
+	key, err := s.Sealer.Open(sess.SessionKey, sess.TokenHash)
 	if err != nil {
-		return "", fmt.Errorf("open session key: store does not implement NewestSession: %w", err)
+		return "", fmt.Errorf("open session key: %w", err)
 	}
 	return key, nil
 }

@@ -14,10 +14,7 @@ import (
 	"github.com/oactl/oactl/internal/auth"
 )
 
-var (
-	_ auth.Store              = (*DB)(nil)
-	_ auth.NewestSessionStore = (*DB)(nil)
-)
+var _ auth.Store = (*DB)(nil)
 
 // Column limits of the schema, in bytes (cut on a rune boundary, so the
 // character count is never above the column's).
@@ -317,13 +314,6 @@ func (d *DB) NewestSession(ctx context.Context, userID int64) (auth.Session, err
 		return auth.Session{}, translate(err, "newest session", auth.ErrNotFound)
 	}
 	return s, nil
-}
-
-// NewestSessionKey returns the stored session_key of the user's newest
-// session.
-func (d *DB) NewestSessionKey(ctx context.Context, userID int64) (string, error) {
-	s, err := d.NewestSession(ctx, userID)
-	return s.SessionKey, err
 }
 
 // purgeBatch bounds one DELETE: a huge delete holds locks and bloats the

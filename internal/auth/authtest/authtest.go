@@ -221,18 +221,7 @@ func (s *Store) newest(userID int64) (auth.Session, error) {
 	return *best, nil
 }
 
-// NewestSessionKey implements auth.Store.
-func (s *Store) NewestSessionKey(ctx context.Context, userID int64) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.call("NewestSessionKey"); err != nil {
-		return "", err
-	}
-	ss, err := s.newest(userID)
-	return ss.SessionKey, err
-}
-
-// NewestSession implements auth.NewestSessionStore.
+// NewestSession implements auth.Store.
 func (s *Store) NewestSession(ctx context.Context, userID int64) (auth.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
