@@ -18,6 +18,10 @@ func init() { register(newDevCmd) }
 type devOptions struct {
 	serve      serveOptions
 	MockwxAddr string
+
+	// mockIsWeChat: serve talks to the in-process mockwx (no base URL
+	// given by flag, env or file); its URL is known once mockwx listens.
+	mockIsWeChat bool
 }
 
 func newDevCmd(f *factory) *cobra.Command {
@@ -61,25 +65,22 @@ func (o *devOptions) resolve(cmd *cobra.Command, getenv func(string) string) err
 	if !isLoopbackAddr(o.MockwxAddr) {
 		return fmt.Errorf("--mockwx-addr %q: the offline WeChat listens on loopback only", o.MockwxAddr)
 	}
+	placeholder := "http://" + o.MockwxAddr
 	if !fs.Changed("wx-base-url") {
 		// Validated below like any base URL; replaced by the real
 		// address once mockwx listens (the port may be 0).
-		o.serve.WxBaseURL = "http://" + o.MockwxAddr
+		o.serve.WxBaseURL = placeholder
 	}
-	if getenv("OA_WX_APP_SECRET") == "" {
-		secret, err := randomSecret()
-		if err != nil {
-			return err
-		}
-		o.serve.AppSecret = secret
+	// serve's resolve replaces this only with OA_WX_APP_SECRET or the file's.
+	secret, err := randomSecret()
+	if err != nil {
+		return err
 	}
-	saved := o.serve.AppSecret
+	o.serve.AppSecret = secret
 	if err := o.serve.resolve(fs, getenv); err != nil {
 		return err
 	}
-	if o.serve.AppSecret == "" {
-		o.serve.AppSecret = saved
-	}
+	o.mockIsWeChat = o.serve.WxBaseURL == placeholder
 	return nil
 }
 
@@ -110,7 +111,7 @@ func runDev(ctx context.Context, f *factory, o *devOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.MockwxAddr, err)
 	}
 	mockURL := "http://" + ln.Addr().String()
-	if o.serve.WxBaseURL == "http://"+o.MockwxAddr {
+	if o.mockIsWeChat {
 		o.serve.WxBaseURL = mockURL
 	}
 	mock := mockwx.New(mockwx.Config{

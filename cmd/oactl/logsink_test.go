@@ -1,32 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestLogSinkFlushesOnTimeAndOnClose(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	s := newLogSink(&out, 20*time.Millisecond)
 	s.Write([]byte("one\n"))
 	deadline := time.Now().Add(5 * time.Second)
@@ -50,7 +32,7 @@ func TestLogSinkFlushesOnTimeAndOnClose(t *testing.T) {
 }
 
 func TestLogSinkKeepsLinesWhole(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	s := newLogSink(&out, time.Millisecond)
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {

@@ -47,6 +47,11 @@ type serveOptions struct {
 	SessionKeySecrets []string
 	SessionRetention  time.Duration
 	PurgeInterval     time.Duration
+
+	// Parsed by validate, so runServe uses exactly what was checked.
+	zone    *time.Location
+	proxies []netip.Prefix
+	sealer  *keyseal.Sealer // nil: session keys are stored as they are
 }
 
 // settings names the environment variables and YAML keys of serve's flags.
@@ -184,10 +189,11 @@ func (o *serveOptions) validate() error {
 	if o.LoginRate < 0 || o.LoginRate > 1e6 {
 		return fmt.Errorf("--login-rate %v: want 0 (off) to 1000000", o.LoginRate)
 	}
-	if _, err := parseTrustedProxies(o.TrustedProxies); err != nil {
+	var err error
+	if o.proxies, err = parseTrustedProxies(o.TrustedProxies); err != nil {
 		return err
 	}
-	if _, err := loadZone(o.TimeZone); err != nil {
+	if o.zone, err = loadZone(o.TimeZone); err != nil {
 		return err
 	}
 	if o.PublicURL != "" {
@@ -208,7 +214,7 @@ func (o *serveOptions) validate() error {
 	if o.PurgeInterval < time.Second {
 		return fmt.Errorf("--purge-interval %v: want at least 1s", o.PurgeInterval)
 	}
-	if _, err := newSealer(o.SessionKeySecrets); err != nil {
+	if o.sealer, err = newSealer(o.SessionKeySecrets); err != nil {
 		return err
 	}
 	return nil
@@ -258,7 +264,8 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-func newSealer(secrets []string) (auth.Sealer, error) {
+// newSealer returns nil, nil when no secret is given.
+func newSealer(secrets []string) (*keyseal.Sealer, error) {
 	var keep []string
 	for _, s := range secrets {
 		if s = strings.TrimSpace(s); s != "" {
@@ -283,11 +290,7 @@ type listening func(addr net.Addr)
 // within the shutdown timeout.
 func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening) error {
 	logger := f.logger()
-	zone, _ := loadZone(o.TimeZone)
-	proxies, _ := parseTrustedProxies(o.TrustedProxies)
-	sealer, _ := newSealer(o.SessionKeySecrets)
-
-	store, err := openServeDB(ctx, o.DB, zone, logger)
+	store, err := openServeDB(ctx, o.DB, o.zone, logger)
 	if err != nil {
 		return err
 	}
@@ -302,17 +305,19 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 			Timeout: o.WxTimeout,
 		},
 		AppID:    o.AppID,
-		Sealer:   sealer,
 		TokenTTL: o.TokenTTL,
 		Logger:   logger,
+	}
+	if o.sealer != nil { // a nil *Sealer in the interface would not be nil
+		svc.Sealer = o.sealer
 	}
 	handler := server.New(server.Config{
 		Service:        svc,
 		Store:          store,
 		Logger:         logger,
-		TimeZone:       zone,
+		TimeZone:       o.zone,
 		LoginRate:      o.LoginRate,
-		TrustedProxies: proxies,
+		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
 	})

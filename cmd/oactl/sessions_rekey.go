@@ -62,22 +62,21 @@ func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error
 	if sealer == nil {
 		return usageError("rekey needs --session-key-secret (or OA_SESSION_KEY_SECRET)")
 	}
-	ks := sealer.(*keyseal.Sealer)
 	d, err := db.Open(cmd.Context(), dsn, db.Options{})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer d.Close()
-	current := ks.SealingKeyID()
+	current := sealer.SealingKeyID()
 	n, err := d.RekeySessionKeys(cmd.Context(), func(tokenHash, stored string) (string, bool, error) {
-		if stored == "" || sealedWith(stored) == current {
+		if stored == "" || keyseal.SealedKeyID(stored) == current {
 			return stored, false, nil
 		}
-		plain, err := ks.Open(stored, tokenHash)
+		plain, err := sealer.Open(stored, tokenHash)
 		if err != nil {
 			return "", false, errors.New("cannot open its session_key with any given secret (is the old secret missing from the list?)")
 		}
-		sealed, err := ks.Seal(plain, tokenHash)
+		sealed, err := sealer.Seal(plain, tokenHash)
 		if err != nil {
 			return "", false, err
 		}
@@ -88,16 +87,4 @@ func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error
 	}
 	fmt.Fprintf(f.io.Out, "re-encrypted %d session keys with key %s\n", n, current)
 	return nil
-}
-
-// sealedWith returns the key id of a sealed value ("v1:<kid>:..."), or "".
-func sealedWith(stored string) string {
-	if !keyseal.IsSealed(stored) {
-		return ""
-	}
-	parts := strings.SplitN(stored, ":", 3)
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[1]
 }

@@ -135,3 +135,14 @@ func (s *Sealer) Open(stored, ad string) (string, error) {
 
 // IsSealed reports whether stored looks like a value made by Seal.
 func IsSealed(stored string) bool { return strings.HasPrefix(stored, prefix) }
+
+// SealedKeyID returns the key id a sealed value names ("" for a value
+// that is not sealed), so a re-encryption can skip what the sealing key
+// already sealed without opening it.
+func SealedKeyID(stored string) string {
+	if !IsSealed(stored) {
+		return ""
+	}
+	kid, _, _ := strings.Cut(stored[len(prefix):], ":")
+	return kid
+}

@@ -121,3 +121,24 @@ func TestNewRejects(t *testing.T) {
 		t.Error("New with an empty secret succeeded")
 	}
 }
+
+func TestSealedKeyID(t *testing.T) {
+	s, err := New("new-secret", "old-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := New("old-secret")
+	fresh, _ := s.Seal("key", "ad")
+	stale, _ := old.Seal("key", "ad")
+	if got := SealedKeyID(fresh); got != s.SealingKeyID() {
+		t.Errorf("SealedKeyID(new) = %q, want %q", got, s.SealingKeyID())
+	}
+	if got := SealedKeyID(stale); got != old.SealingKeyID() || got == s.SealingKeyID() {
+		t.Errorf("SealedKeyID(old) = %q", got)
+	}
+	for _, v := range []string{"", "lOgxanoD9IvOWhWM3InQ1A==", "v2:abc:def"} {
+		if got := SealedKeyID(v); got != "" {
+			t.Errorf("SealedKeyID(%q) = %q, want empty", v, got)
+		}
+	}
+}
