@@ -355,14 +355,14 @@ func openServeDB(ctx context.Context, dsn string, zone *time.Location, logger *s
 		}
 		return d, nil
 	}
-	st, err := m.Status(ctx)
+	st, err := d.Ping(ctx)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("read schema version: %w", err)
 	}
-	if st.Current < db.SchemaVersion {
+	if err := st.Check(); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("the database schema is at version %d, this oactl needs %d: run `oactl migrate up --db DSN` with this database's DSN (%s) first", st.Current, db.SchemaVersion, redactDSN(dsn))
+		return nil, fmt.Errorf("%w: run `oactl migrate up --db DSN` with this database's DSN (%s) first", err, redactDSN(dsn))
 	}
 	return d, nil
 }

@@ -301,12 +301,9 @@ func openSessionStore(ctx context.Context, dsn string) (sessionStore, error) {
 		d.Close()
 		return nil, fmt.Errorf("database %s: %w", cfg.Redacted(), err)
 	}
-	if st.Current < st.Required {
+	if err := st.Check(); err != nil {
 		d.Close()
-		if st.Current == 0 {
-			return nil, errNoSchema(cfg.Redacted(), "the database has no oactl schema")
-		}
-		return nil, errNoSchema(cfg.Redacted(), fmt.Sprintf("the database's schema is version %d, this oactl needs %d", st.Current, st.Required))
+		return nil, errNoSchema(cfg.Redacted(), err.Error())
 	}
 	return d, nil
 }

@@ -127,9 +127,3 @@ type Store interface {
 	// against the one this binary needs.
 	Ping(ctx context.Context) (SchemaState, error)
 }
-
-// SchemaState is what /readyz reports about the database's schema.
-type SchemaState struct {
-	Current  int // version applied in the database
-	Required int // version this binary needs
-}

@@ -21,6 +21,13 @@ var (
 	ErrRateLimited = errors.New("too many requests")
 )
 
+// IsAccountState reports whether err names an account state that forbids
+// use (disabled, cancelled, deleted): the one place these three are
+// grouped.
+func IsAccountState(err error) bool {
+	return errors.Is(err, ErrAccountDisabled) || errors.Is(err, ErrAccountCancelled) || errors.Is(err, ErrAccountDeleted)
+}
+
 // MissingArgumentError: a required argument is absent (errno 401).
 type MissingArgumentError struct{ Field string }
 

@@ -157,12 +157,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			ExpiresAt:  utc.Add(s.ttl()),
 			LastSeenAt: utc,
 			IP:         in.IP,
-			UserAgent:  cutUTF8(in.UserAgent, MaxUserAgent),
+			UserAgent:  CutUTF8(in.UserAgent, MaxUserAgent),
 		},
 	}
 	user, sess, err := s.Store.Login(ctx, rec)
 	if err != nil {
-		if isAccountError(err) {
+		if IsAccountState(err) {
 			return LoginResult{}, err
 		}
 		return LoginResult{}, fmt.Errorf("store login: %w", err)
@@ -172,10 +172,6 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		return LoginResult{}, err
 	}
 	return LoginResult{Token: token, ExpiresAt: sess.ExpiresAt, User: user}, nil
-}
-
-func isAccountError(err error) bool {
-	return errors.Is(err, ErrAccountDisabled) || errors.Is(err, ErrAccountCancelled) || errors.Is(err, ErrAccountDeleted)
 }
 
 func upstreamError(err error) error {

@@ -123,9 +123,10 @@ func NormalizeProfileUpdate(u ProfileUpdate) (ProfileUpdate, error) {
 	return out, nil
 }
 
-// cutUTF8 cuts s to at most n bytes on a rune boundary, replacing invalid
-// bytes first, so a hostile User-Agent cannot break the column.
-func cutUTF8(s string, n int) string {
+// CutUTF8 cuts s to at most n bytes on a rune boundary, replacing invalid
+// bytes first, so a hostile User-Agent cannot break the column. It is the
+// one cut for every text oactl stores with a byte limit.
+func CutUTF8(s string, n int) string {
 	if !utf8.ValidString(s) {
 		s = toValidUTF8(s)
 	}

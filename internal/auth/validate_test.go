@@ -100,10 +100,10 @@ func TestNormalizeProfileUpdate(t *testing.T) {
 }
 
 func TestCutUTF8(t *testing.T) {
-	if got := cutUTF8(strings.Repeat("中", 100), 255); len(got) != 255 || !utf8.ValidString(got) {
+	if got := CutUTF8(strings.Repeat("中", 100), 255); len(got) != 255 || !utf8.ValidString(got) {
 		t.Errorf("cut to %d bytes", len(got))
 	}
-	if got := cutUTF8("a\xffb", 10); got != "a?b" {
+	if got := CutUTF8("a\xffb", 10); got != "a?b" {
 		t.Errorf("invalid bytes: %q", got)
 	}
 }

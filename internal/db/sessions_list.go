@@ -179,7 +179,7 @@ func (d *DB) RevokeSessions(ctx context.Context, ids []int64, at time.Time, reas
 		ids = ids[len(chunk):]
 		q := `UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND id IN (?` +
 			strings.Repeat(", ?", len(chunk)-1) + `)`
-		args := []any{d.UTCTime(at), cutUTF8(reason, maxRevokeReason)}
+		args := []any{d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason)}
 		for _, id := range chunk {
 			args = append(args, id)
 		}
@@ -196,7 +196,7 @@ func (d *DB) RevokeSessions(ctx context.Context, ids []int64, at time.Time, reas
 func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error) {
 	return d.execCount(ctx, "revoke user sessions",
 		`UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
-		d.UTCTime(at), cutUTF8(reason, maxRevokeReason), userID)
+		d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason), userID)
 }
 
 // execCount runs an autocommit statement with the retry rules and returns

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -108,7 +107,7 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 				}
 			}
 			continue
-		case user.ID != 0 && isAccountErr(err):
+		case user.ID != 0 && auth.IsAccountState(err):
 			return user, auth.Session{}, err
 		default:
 			return auth.User{}, auth.Session{}, fmt.Errorf("login: %w", err)
@@ -117,13 +116,10 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 	return auth.User{}, auth.Session{}, fmt.Errorf("login: %w %d times", errUserRace, maxLoginRaces)
 }
 
-func isAccountErr(err error) bool {
-	return errors.Is(err, auth.ErrAccountDisabled) || errors.Is(err, auth.ErrAccountCancelled) || errors.Is(err, auth.ErrAccountDeleted)
-}
 
 func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (auth.User, auth.Session, error) {
 	at := rec.At.In(d.loc).Truncate(time.Second)
-	ip := cutUTF8(rec.IP, maxIP)
+	ip := auth.CutUTF8(rec.IP, maxIP)
 	u, err := d.findUser(ctx, tx, rec.OpenID)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
@@ -162,8 +158,8 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 	}
 	s := rec.Session
 	s.UserID = u.ID
-	s.IP = cutUTF8(s.IP, maxIP)
-	s.UserAgent = cutUTF8(s.UserAgent, maxUserAgent)
+	s.IP = auth.CutUTF8(s.IP, maxIP)
+	s.UserAgent = auth.CutUTF8(s.UserAgent, maxUserAgent)
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Second)
 	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Second)
 	s.LastSeenAt = s.LastSeenAt.UTC().Truncate(time.Second)
@@ -230,7 +226,7 @@ func (d *DB) TouchSession(ctx context.Context, sessionID int64, at time.Time) er
 // revoked session is not an error, an unknown one is auth.ErrNotFound.
 func (d *DB) RevokeSession(ctx context.Context, sessionID int64, at time.Time, reason string) error {
 	err := d.execOne(ctx, "revoke session", `UPDATE wx_session SET revoked_at = ?, revoke_reason = ?
-		WHERE id = ? AND revoked_at IS NULL`, d.UTCTime(at), cutUTF8(reason, maxRevokeReason), sessionID)
+		WHERE id = ? AND revoked_at IS NULL`, d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason), sessionID)
 	if !errors.Is(err, auth.ErrNotFound) {
 		return err
 	}
@@ -446,16 +442,4 @@ func (d *DB) RekeySessionKeys(ctx context.Context, fn func(tokenHash, stored str
 		}
 		total += n
 	}
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes that ends on
-// a rune boundary.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -108,12 +108,16 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	st, err := s.cfg.Store.Ping(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		s.log.WarnContext(r.Context(), "readyz: database", "err", auth.Redact(err.Error()))
 		plain(w, http.StatusServiceUnavailable, "database unavailable\n")
-	case st.Current < st.Required:
-		plain(w, http.StatusServiceUnavailable, fmt.Sprintf("schema version %d is older than the required %d: run oactl migrate up\n", st.Current, st.Required))
+		return
+	}
+	if err := st.Check(); err != nil {
+		plain(w, http.StatusServiceUnavailable, err.Error()+": run oactl migrate up\n")
+		return
+	}
+	switch {
 	case st.Current > st.Required:
 		plain(w, http.StatusOK, fmt.Sprintf("ok: schema version %d is newer than this binary's %d\n", st.Current, st.Required))
 	default:
