@@ -1,35 +1,18 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+
+	"github.com/oactl/oactl/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunNoColor runs the real program loop on plain streams: with
 // NO_COLOR nothing drawn carries a colour or bold sequence; without it the
@@ -37,7 +20,7 @@ func (l *lockedBuffer) String() string {
 func TestRunNoColor(t *testing.T) {
 	sgr := regexp.MustCompile(`\x1b\[[0-9;]*[1-9][0-9;]*m`)
 	for _, noColor := range []bool{true, false} {
-		out := &lockedBuffer{}
+		out := &testutil.Buffer{}
 		r := lipgloss.NewRenderer(out)
 		r.SetColorProfile(termenv.TrueColor) // what a colour terminal gets
 		r.SetHasDarkBackground(true)

@@ -1,7 +1,6 @@
 package mockwx_test
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,11 +13,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/oactl/oactl/internal/mockwx"
+	"github.com/oactl/oactl/internal/testutil"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
@@ -46,54 +45,16 @@ func specSessionKey(seed, appid, code string) string {
 	return base64.StdEncoding.EncodeToString(hmacSHA256(seed, "session_key\n"+appid+"\n"+code)[:16])
 }
 
-// clock is an injected clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t   *testing.T
 	url string
-	clk *clock
-	log *syncBuffer
+	clk *testutil.Clock
+	log *testutil.Buffer
 }
 
 func start(t *testing.T, cfg mockwx.Config) *env {
 	t.Helper()
-	e := &env{t: t, clk: newClock(), log: &syncBuffer{}}
+	e := &env{t: t, clk: testutil.NewClock(), log: &testutil.Buffer{}}
 	if cfg.Now == nil {
 		cfg.Now = e.clk.Now
 	}
