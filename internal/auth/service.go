@@ -142,7 +142,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			return LoginResult{}, fmt.Errorf("seal session key: %w", err)
 		}
 	}
-	// Whole seconds: tokenExpire has no fraction, and MySQL would round.
+	// Whole seconds before the TTL is added: tokenExpire has no fraction.
 	now := s.now().Truncate(time.Second)
 	utc := now.UTC()
 	rec := LoginRecord{
@@ -157,9 +157,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			ExpiresAt:  utc.Add(s.ttl()),
 			LastSeenAt: utc,
 			IP:         in.IP,
-			UserAgent:  CutUTF8(in.UserAgent, MaxUserAgent),
+			UserAgent:  in.UserAgent,
 		},
-	}
+	}.Normalize()
 	user, sess, err := s.Store.Login(ctx, rec)
 	if err != nil {
 		if IsAccountState(err) {

@@ -1,4 +1,4 @@
-package auth_test
+package api_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func FuzzLoginBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	e := newHEnv(f)
-	e.wx.Errs = map[string]error{"err40029~x": authtest.APIError(40029, "invalid code")}
+	e.WeChat.Errs = map[string]error{"err40029~x": authtest.APIError(40029, "invalid code")}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, httptest.NewRequest("POST", "/wx/auth/login_by_weixin", bytes.NewReader(body)))
