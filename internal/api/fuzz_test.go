@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -23,21 +22,10 @@ func FuzzLoginBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, httptest.NewRequest("POST", "/wx/auth/login_by_weixin", bytes.NewReader(body)))
-		if rec.Code != 200 {
-			t.Fatalf("HTTP %d", rec.Code)
-		}
-		var env struct {
-			Errno  *int             `json:"errno"`
-			Errmsg string           `json:"errmsg"`
-			Data   *json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Errno == nil || env.Errmsg == "" || env.Data == nil {
-			t.Fatalf("not an envelope: %q", rec.Body)
-		}
-		switch *env.Errno {
+		switch errno := fuzzEnvelope(t, rec); errno {
 		case 0, -1, 401, 402, 502, 700:
 		default:
-			t.Fatalf("errno %d", *env.Errno)
+			t.Fatalf("errno %d", errno)
 		}
 	})
 }

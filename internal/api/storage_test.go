@@ -37,26 +37,7 @@ func testImage(kind string) []byte {
 	return b.Bytes()
 }
 
-// raw is an answer that need not be an envelope (a fetched image).
-type raw struct {
-	code   int
-	header http.Header
-	body   string
-	env    struct {
-		Errno int             `json:"errno"`
-		Data  json.RawMessage `json:"data"`
-	}
-}
-
-func (e *hEnv) serve(r *http.Request) raw {
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, r)
-	out := raw{code: rec.Code, header: rec.Header(), body: rec.Body.String()}
-	_ = json.Unmarshal(rec.Body.Bytes(), &out.env)
-	return out
-}
-
-func (e *hEnv) upload(t testing.TB, token, host, field string, data []byte, mod func(*http.Request)) raw {
+func (e *hEnv) upload(t testing.TB, token, host, field string, data []byte, mod func(*http.Request)) answer {
 	t.Helper()
 	ctype, body := multipartBody(field, data)
 	r := httptest.NewRequest("POST", "/wx/storage/upload", bytes.NewReader(body))
@@ -68,7 +49,7 @@ func (e *hEnv) upload(t testing.TB, token, host, field string, data []byte, mod 
 	if mod != nil {
 		mod(r)
 	}
-	return e.serve(r)
+	return e.send(r)
 }
 
 func trustTen(o *api.Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }
@@ -80,18 +61,18 @@ func TestUploadAndFetch(t *testing.T) {
 		data := testImage(kind)
 		r := e.upload(t, tok, "oa.example:8080", "file", data, nil)
 		var d struct{ Key, URL string }
-		if err := json.Unmarshal(r.env.Data, &d); err != nil || r.env.Errno != 0 {
-			t.Fatalf("%s upload: %s", kind, r.body)
+		if err := json.Unmarshal(r.Data, &d); err != nil || r.Errno != 0 {
+			t.Fatalf("%s upload: %s", kind, r.Body)
 		}
 		if d.URL != "http://oa.example:8080/wx/storage/fetch/"+d.Key {
 			t.Errorf("%s url %q", kind, d.URL)
 		}
-		f := e.serve(httptest.NewRequest("GET", "/wx/storage/fetch/"+d.Key, nil))
-		if f.code != 200 || f.header.Get("Content-Type") != "image/"+kind || f.body != string(data) {
-			t.Errorf("%s fetch: %d %q", kind, f.code, f.header.Get("Content-Type"))
+		f := e.send(httptest.NewRequest("GET", "/wx/storage/fetch/"+d.Key, nil))
+		if f.Status != 200 || f.Header.Get("Content-Type") != "image/"+kind || f.Body != string(data) {
+			t.Errorf("%s fetch: %d %q", kind, f.Status, f.Header.Get("Content-Type"))
 		}
-		if f.header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(f.header.Get("Cache-Control"), "immutable") {
-			t.Errorf("%s fetch headers: %v", kind, f.header)
+		if f.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(f.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("%s fetch headers: %v", kind, f.Header)
 		}
 	}
 
@@ -100,12 +81,12 @@ func TestUploadAndFetch(t *testing.T) {
 		r.RemoteAddr = "10.1.2.3:5"
 		r.Header.Set("X-Forwarded-Proto", "https")
 	})
-	if !strings.Contains(r.body, `"url":"https://oa.example/wx/storage/fetch/`) {
-		t.Errorf("trusted proto: %s", r.body)
+	if !strings.Contains(r.Body, `"url":"https://oa.example/wx/storage/fetch/`) {
+		t.Errorf("trusted proto: %s", r.Body)
 	}
 	r = e.upload(t, tok, "oa.example", "file", testImage("png"), func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") })
-	if !strings.Contains(r.body, `"url":"http://oa.example/`) {
-		t.Errorf("untrusted proto: %s", r.body)
+	if !strings.Contains(r.Body, `"url":"http://oa.example/`) {
+		t.Errorf("untrusted proto: %s", r.Body)
 	}
 }
 
@@ -116,7 +97,7 @@ func TestUploadRejects(t *testing.T) {
 	big := append(testImage("png"), make([]byte, 3<<20)...)
 	cases := []struct {
 		name  string
-		r     raw
+		r     answer
 		errno int
 	}{
 		{"no token", e.upload(t, "", "h", "file", png, nil), 501},
@@ -129,14 +110,14 @@ func TestUploadRejects(t *testing.T) {
 		{"hostile host", e.upload(t, tok, "a/b@evil", "file", png, nil), 402},
 	}
 	for _, c := range cases {
-		if c.r.code != 200 || c.r.env.Errno != c.errno {
-			t.Errorf("%s: %d %s", c.name, c.r.code, c.r.body)
+		if c.r.Status != 200 || c.r.Errno != c.errno {
+			t.Errorf("%s: %d %s", c.name, c.r.Status, c.r.Body)
 		}
 	}
 	req := httptest.NewRequest("POST", "/wx/storage/upload", strings.NewReader("not multipart"))
 	req.Header.Set(api.TokenHeader, tok)
-	if r := e.serve(req); r.env.Errno != 402 {
-		t.Errorf("not multipart: %s", r.body)
+	if r := e.send(req); r.Errno != 402 {
+		t.Errorf("not multipart: %s", r.Body)
 	}
 }
 
@@ -145,7 +126,7 @@ func TestFetchPathTricks(t *testing.T) {
 	tok := e.loginToken(t, "alice")
 	r := e.upload(t, tok, "h", "file", testImage("png"), nil)
 	var d struct{ Key string }
-	_ = json.Unmarshal(r.env.Data, &d)
+	_ = json.Unmarshal(r.Data, &d)
 	for _, p := range []string{
 		"/wx/storage/fetch/ffffffffffffffffffffffffffffffff.png",
 		"/wx/storage/fetch/..",
@@ -158,16 +139,16 @@ func TestFetchPathTricks(t *testing.T) {
 		"/wx/storage/fetch/.upload-123",
 		"/wx/storage/fetch/",
 	} {
-		r := e.serve(httptest.NewRequest("GET", p, nil))
-		if r.code != 404 || r.env.Errno != 404 {
-			t.Errorf("%.60s: %d %s", p, r.code, r.body)
+		r := e.send(httptest.NewRequest("GET", p, nil))
+		if r.Status != 404 || r.Errno != 404 {
+			t.Errorf("%.60s: %d %s", p, r.Status, r.Body)
 		}
 	}
 }
 
 func TestStorageRoutesNeedFiles(t *testing.T) {
 	e := newHEnv(t, func(o *api.Options) { o.Files = nil })
-	if r := e.serve(httptest.NewRequest("GET", "/wx/storage/fetch/ffffffffffffffffffffffffffffffff.png", nil)); r.code != 404 || r.env.Errno != 404 {
-		t.Errorf("fetch without a store: %d %s", r.code, r.body)
+	if r := e.send(httptest.NewRequest("GET", "/wx/storage/fetch/ffffffffffffffffffffffffffffffff.png", nil)); r.Status != 404 || r.Errno != 404 {
+		t.Errorf("fetch without a store: %d %s", r.Status, r.Body)
 	}
 }

@@ -306,24 +306,17 @@ func multipartBody(t testing.TB, field string, data []byte) (io.Reader, string) 
 	return &b, w.FormDataContentType()
 }
 
-func (e *tEnv) upload(t testing.TB, token, host, field string, data []byte, mod func(*http.Request)) resp {
-	body, ct := multipartBody(t, field, data)
-	r := httptest.NewRequest("POST", "/wx/storage/upload", body)
-	r.Header.Set("Content-Type", ct)
-	r.Host = host
-	if token != "" {
-		r.Header.Set(api.TokenHeader, token)
-	}
-	if mod != nil {
-		mod(r)
-	}
-	return e.serve(r)
-}
-
+// TestUploadPublicURL: Config.PublicURL reaches the upload handler (the
+// storage handlers' own tests are in internal/api).
 func TestUploadPublicURL(t *testing.T) {
 	e := newTEnv(t, func(c *Config) { c.PublicURL = "https://cdn.example/oa/" })
 	tok := e.login(t, "alice")
-	r := e.upload(t, tok, "evil.example", "file", testPNG(), nil)
+	body, ct := multipartBody(t, "file", testPNG())
+	req := httptest.NewRequest("POST", "/wx/storage/upload", body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set(api.TokenHeader, tok)
+	req.Host = "evil.example"
+	r := e.serve(req)
 	if !strings.Contains(r.body, `"url":"https://cdn.example/oa/wx/storage/fetch/`) {
 		t.Errorf("public url: %s", r.body)
 	}
