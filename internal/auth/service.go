@@ -54,7 +54,8 @@ type Service struct {
 	Logger   *slog.Logger
 }
 
-// LoginInput is one login request.
+// LoginInput is one login request. IP and UserAgent are as the client
+// sent them: Login cuts them (LoginRecord.Normalize).
 type LoginInput struct {
 	Code      string
 	UserInfo  *Profile // optional: WeChat gives an anonymous profile since 2022
