@@ -1,7 +1,7 @@
-// Package auth is the login domain of oactl: users, sessions, the errors a
-// login or an authenticated request can end in, and the storage interface
-// the domain needs. The service and the /wx/auth HTTP handlers live here
-// too; only the HTTP layer turns errors into errno values.
+// Package auth is the login domain of oactl: users, sessions, account
+// states, the errors a login or an authenticated request can end in, the
+// service and the storage interfaces it needs. It knows no HTTP: the /wx
+// handlers live in internal/api, the only place errors become errno values.
 package auth
 
 import (
@@ -88,6 +88,14 @@ type Session struct {
 func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 
 // LoginRecord is what the store writes for one successful code2Session.
+// It arrives normalised (see Normalize; the service does it), so the store
+// writes it as it is and cuts or rounds nothing again:
+//   - IP and Session.IP are cut with CutUTF8 to MaxIP bytes and
+//     Session.UserAgent to MaxUserAgent bytes, the columns' widths;
+//   - every time is whole seconds: MySQL would round a fraction, and
+//     tokenExpire shows none;
+//   - the session's times are UTC; At is in the zone the clock gave, and
+//     the store converts it to the configured zone of wx_user.
 type LoginRecord struct {
 	OpenID  string
 	Profile Profile   // filled into a new user; into a known one only where empty
@@ -95,6 +103,20 @@ type LoginRecord struct {
 	At      time.Time // the login time
 	// Session is the new session; the store sets ID and UserID.
 	Session Session
+}
+
+// Normalize returns rec with the cuts and roundings LoginRecord's contract
+// promises: the one place they are made on the login path.
+func (rec LoginRecord) Normalize() LoginRecord {
+	rec.IP = CutUTF8(rec.IP, MaxIP)
+	rec.At = rec.At.Truncate(time.Second)
+	s := &rec.Session
+	s.IP = CutUTF8(s.IP, MaxIP)
+	s.UserAgent = CutUTF8(s.UserAgent, MaxUserAgent)
+	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Second)
+	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Second)
+	s.LastSeenAt = s.LastSeenAt.UTC().Truncate(time.Second)
+	return rec
 }
 
 // Store is the storage the login domain needs. internal/db implements it

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Errors of the login domain. The HTTP layer maps them to errno values;
+// Errors of the login domain. internal/api maps them to errno values;
 // nothing else does.
 var (
 	// ErrUnauthenticated: missing, unknown, expired or revoked token.

@@ -149,29 +149,3 @@ func TestMockwxBindPhone(t *testing.T) {
 		t.Errorf("by refused code: %v", err)
 	}
 }
-
-// TestMockwxHandler runs the login handler over a real WeChat client:
-// the client gets an envelope even when WeChat is slow.
-func TestMockwxHandler(t *testing.T) {
-	m := newMockEnv(t)
-	h := auth.NewHandler(m.svc, auth.HandlerOptions{})
-	post := func(body string) map[string]any {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/wx/auth/login_by_weixin", bytes.NewBufferString(body)))
-		var out map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-			t.Fatalf("%s: %q", body, rec.Body)
-		}
-		return out
-	}
-	if out := post(`{"code":"` + m.code(t, "dave") + `"}`); out["errno"] != float64(0) {
-		t.Errorf("login: %v", out)
-	}
-	out := post(`{"code":"err40029~dave"}`)
-	if out["errno"] != float64(-1) || out["data"].(map[string]any)["wxErrcode"] != float64(40029) {
-		t.Errorf("refused: %v", out)
-	}
-	if out := post(`{"code":"slow5000~dave"}`); out["errno"] != float64(-1) {
-		t.Errorf("slow: %v", out)
-	}
-}

@@ -54,7 +54,8 @@ type Service struct {
 	Logger   *slog.Logger
 }
 
-// LoginInput is one login request.
+// LoginInput is one login request. IP and UserAgent are as the client
+// sent them: Login cuts them (LoginRecord.Normalize).
 type LoginInput struct {
 	Code      string
 	UserInfo  *Profile // optional: WeChat gives an anonymous profile since 2022
@@ -142,7 +143,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			return LoginResult{}, fmt.Errorf("seal session key: %w", err)
 		}
 	}
-	// Whole seconds: tokenExpire has no fraction, and MySQL would round.
+	// Whole seconds before the TTL is added: tokenExpire has no fraction.
 	now := s.now().Truncate(time.Second)
 	utc := now.UTC()
 	rec := LoginRecord{
@@ -157,9 +158,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			ExpiresAt:  utc.Add(s.ttl()),
 			LastSeenAt: utc,
 			IP:         in.IP,
-			UserAgent:  CutUTF8(in.UserAgent, MaxUserAgent),
+			UserAgent:  in.UserAgent,
 		},
-	}
+	}.Normalize()
 	user, sess, err := s.Store.Login(ctx, rec)
 	if err != nil {
 		if IsAccountState(err) {

@@ -11,6 +11,7 @@ import (
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/auth/authtest"
 	"github.com/oactl/oactl/internal/keyseal"
+	"github.com/oactl/oactl/internal/testutil"
 )
 
 var t0 = time.Date(2026, 3, 1, 8, 0, 0, 500_000_000, time.UTC)
@@ -18,15 +19,14 @@ var t0 = time.Date(2026, 3, 1, 8, 0, 0, 500_000_000, time.UTC)
 type env struct {
 	store *authtest.Store
 	wx    *authtest.WeChat
-	clock *authtest.Clock
+	clock *testutil.Clock
 	svc   *auth.Service
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{store: authtest.NewStore(), wx: &authtest.WeChat{AppID: "wxAPP"}, clock: &authtest.Clock{T: t0}}
-	e.svc = &auth.Service{Store: e.store, WeChat: e.wx, AppID: "wxAPP", Now: e.clock.Now}
-	return e
+	a := authtest.NewEnv(t0)
+	return &env{store: a.Store, wx: a.WeChat, clock: a.Clock, svc: a.Service}
 }
 
 func (e *env) login(t testing.TB, code string) auth.LoginResult {

@@ -11,7 +11,8 @@ const (
 	MaxCodeBytes     = 128 // js_code and phone-number codes
 	MaxNicknameRunes = 63  // wx_user.nickname is varchar(63): MySQL counts code points
 	MaxAvatarBytes   = 255 // wx_user.avatar is varchar(255)
-	MaxUserAgent     = 255 // bytes of User-Agent kept with a session
+	MaxUserAgent     = 255 // bytes of User-Agent kept with a session (wx_session.user_agent)
+	MaxIP            = 63  // bytes of a client address kept (wx_user.last_login_ip, wx_session.ip)
 )
 
 // ValidateCode checks a WeChat code (login or phone number) before anything

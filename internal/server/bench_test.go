@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/api"
 )
 
 // bareJSON is the floor: a net/http handler that writes a small JSON
@@ -25,7 +25,7 @@ func benchHandler(b *testing.B, h http.Handler, token string) {
 	b.Helper()
 	req := httptest.NewRequest("GET", "/wx/auth/info", nil)
 	if token != "" {
-		req.Header.Set(auth.TokenHeader, token)
+		req.Header.Set(api.TokenHeader, token)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -64,7 +64,7 @@ func BenchmarkInfoRatio(b *testing.B) {
 	bare := bareJSON()
 	req := httptest.NewRequest("GET", "/wx/auth/info", nil)
 	authed := httptest.NewRequest("GET", "/wx/auth/info", nil)
-	authed.Header.Set(auth.TokenHeader, tok)
+	authed.Header.Set(api.TokenHeader, tok)
 	run := func(h http.Handler, r *http.Request) time.Duration {
 		start := time.Now()
 		for i := 0; i < b.N; i++ {

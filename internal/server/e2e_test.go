@@ -6,19 +6,19 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/dbtest"
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/mockwx"
+	"github.com/oactl/oactl/internal/testutil"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
@@ -41,7 +41,7 @@ type e2eClient struct {
 	wx   string
 }
 
-func (c *e2eClient) call(method, path, token string, body any) (int, auth.Envelope, http.Header) {
+func (c *e2eClient) call(method, path, token string, body any) (int, api.Envelope, http.Header) {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -50,14 +50,14 @@ func (c *e2eClient) call(method, path, token string, body any) (int, auth.Envelo
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
 	if token != "" {
-		req.Header.Set(auth.TokenHeader, token)
+		req.Header.Set(api.TokenHeader, token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var env auth.Envelope
+	var env api.Envelope
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &env); err != nil {
 		c.t.Fatalf("%s %s: %q", method, path, raw)
@@ -92,7 +92,7 @@ func runE2E(t *testing.T, dsn string) {
 	wx := httptest.NewServer(mockwx.New(mockwx.Config{AppID: e2eAppID, Secret: e2eSecret}))
 	t.Cleanup(wx.Close)
 	sealer, _ := keyseal.New("e2e-seal-secret")
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	svc := &auth.Service{
 		Store: store, AppID: e2eAppID, Sealer: sealer, Logger: logger,
@@ -111,7 +111,7 @@ func runE2E(t *testing.T, dsn string) {
 	}
 	data := env.Data.(map[string]any)
 	tok := data["token"].(string)
-	if _, err := time.ParseInLocation(auth.TokenExpireLayout, data["tokenExpire"].(string), tz); err != nil {
+	if _, err := time.ParseInLocation(api.TokenExpireLayout, data["tokenExpire"].(string), tz); err != nil {
 		t.Errorf("tokenExpire %v", data["tokenExpire"])
 	}
 	if ui := data["userInfo"].(map[string]any); ui["nickName"] != "爱丽丝👨‍👩‍👧‍👦" || ui["gender"] != float64(2) {
@@ -136,14 +136,10 @@ func runE2E(t *testing.T, dsn string) {
 	}
 
 	// Upload an avatar and fetch it back.
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("file", "a.png")
-	_, _ = fw.Write(testPNG())
-	_ = mw.Close()
-	req, _ := http.NewRequest("POST", srv.URL+"/wx/storage/upload", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set(auth.TokenHeader, tok)
+	body, ctype := multipartBody(t, "file", testPNG())
+	req, _ := http.NewRequest("POST", srv.URL+"/wx/storage/upload", body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set(api.TokenHeader, tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -187,21 +183,4 @@ func runE2E(t *testing.T, dsn string) {
 			t.Errorf("log holds a secret %q", s)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,13 +1,14 @@
-// Package server composes the HTTP handler of `oactl serve`: the /wx/auth
-// API, avatar storage, health, readiness and metrics, with routing errors
-// as envelopes, panic recovery, one log line per request and the login
-// rate limit.
+// Package server composes the HTTP handler of `oactl serve`: the /wx API
+// of internal/api (auth and avatar storage), health, readiness and
+// metrics, with routing errors as envelopes, panic recovery, one log line
+// per request and the login rate limit.
 package server
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,8 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/storage"
+	"github.com/oactl/oactl/internal/wechat"
 )
 
 // Config is what serve hands over.
@@ -58,7 +61,7 @@ func New(cfg Config) http.Handler {
 		cfg.Now = time.Now
 	}
 	if cfg.StorageDir == "" {
-		cfg.StorageDir = "oactl-files"
+		cfg.StorageDir = storage.DefaultDir
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
 	var b [4]byte
@@ -69,17 +72,16 @@ func New(cfg Config) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	authOpts := auth.HandlerOptions{TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger}
-	for _, rt := range auth.Routes(cfg.Service, authOpts) {
+	apiOpts := api.Options{
+		TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger,
+		Files: &storage.Store{Dir: cfg.StorageDir}, PublicURL: cfg.PublicURL,
+	}
+	for _, rt := range api.Routes(cfg.Service, apiOpts) {
 		h := rt.Handler
-		if rt.Pattern == auth.PatternLogin && s.limits != nil {
+		if rt.Pattern == api.PatternLogin && s.limits != nil {
 			h = s.rateLimit(h)
 		}
 		mux.Handle(rt.Pattern, h)
-	}
-	storeOpts := storage.Options{Dir: cfg.StorageDir, PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger}
-	for _, rt := range storage.Routes(cfg.Service, storeOpts) {
-		mux.Handle(rt.Pattern, rt.Handler)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusOK, "ok\n")
@@ -89,7 +91,7 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.metrics.writeTo(w)
 	})
-	s.handler = s.observe(recoverer(s.log, auth.EnvelopeRouting(mux)))
+	s.handler = s.observe(recoverer(s.log, api.EnvelopeRouting(mux)))
 	return s.handler
 }
 
@@ -109,7 +111,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st, err := s.cfg.Store.Ping(ctx)
 	if err != nil {
-		s.log.WarnContext(r.Context(), "readyz: database", "err", auth.Redact(err.Error()))
+		s.log.WarnContext(r.Context(), "readyz: database", "err", wechat.Redact(err.Error()))
 		plain(w, http.StatusServiceUnavailable, "database unavailable\n")
 		return
 	}
@@ -129,9 +131,9 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // read: a flood costs neither a body read nor a WeChat call.
 func (s *server) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := auth.ClientAddr(r, s.cfg.TrustedProxies)
+		addr := api.ClientOf(r, s.cfg.TrustedProxies)
 		if ok, wait := s.limits.allow(addr, s.cfg.Now()); !ok {
-			auth.WriteRateLimited(w, r, wait)
+			api.WriteRateLimited(w, r, wait)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -161,15 +163,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe writes one log line per request and feeds the metrics. Neither
-// ever sees a body, a token or a code: only the route pattern, never the
-// raw path (a fetch key or a junk path would leak or explode labels).
+// observe is the outermost middleware: it computes the client address,
+// the one time a request's address is computed (the rate limit and the
+// login read it from the RequestInfo), writes one log line per request
+// and feeds the metrics. Neither log nor metrics ever sees a body, a token
+// or a code: only the route pattern, never the raw path (a fetch key or a
+// junk path would leak or explode labels).
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
 		id := s.idBase + "-" + strconv.FormatUint(s.idSeq.Add(1), 10)
-		ri := &auth.RequestInfo{}
-		r = r.WithContext(auth.WithRequestInfo(r.Context(), ri))
+		ri := api.NewRequestInfo(r, s.cfg.TrustedProxies)
+		r = r.WithContext(api.WithRequestInfo(r.Context(), ri))
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -183,7 +188,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			s.metrics.observe(route, status, d)
-			if r.Pattern == auth.PatternLogin && ri.HasBody {
+			if r.Pattern == api.PatternLogin && ri.HasBody {
 				s.metrics.login(ri.Errno)
 			}
 			attrs := []slog.Attr{
@@ -192,7 +197,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Duration("duration", d),
-				slog.String("ip", clientString(auth.ClientAddr(r, s.cfg.TrustedProxies))),
+				slog.String("ip", clientString(ri.Client)),
 			}
 			if ri.HasBody {
 				attrs = append(attrs, slog.Int("errno", ri.Errno))
@@ -213,6 +218,9 @@ func clientString(a netip.Addr) string {
 	return a.String()
 }
 
+// errPanic is what a recovered panic answers as: an internal failure.
+var errPanic = errors.New("panic")
+
 // recoverer turns a panic into a 502 envelope (when nothing was written
 // yet) and a log line with the panic value, never the request.
 func recoverer(log *slog.Logger, next http.Handler) http.Handler {
@@ -226,9 +234,9 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			log.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", auth.Redact(fmt.Sprint(v)))
+			log.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", wechat.Redact(fmt.Sprint(v)))
 			if sw == nil || sw.status == 0 {
-				auth.WriteEnvelope(w, r, http.StatusOK, auth.ErrnoInternal, auth.MsgInternal, nil)
+				api.WriteError(w, r, nil, errPanic)
 			}
 		}()
 		next.ServeHTTP(w, r)

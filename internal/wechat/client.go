@@ -304,7 +304,7 @@ func transportError(ctx context.Context, op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("wechat: %s: %w", op, err)
 	}
-	return fmt.Errorf("wechat: %s: %w", op, redactErr{msg: redactText(err.Error()), err: err})
+	return fmt.Errorf("wechat: %s: %w", op, redactErr{msg: Redact(err.Error()), err: err})
 }
 
 // redactErr keeps the chain of err (for errors.Is / As) but prints a
@@ -316,30 +316,6 @@ type redactErr struct {
 
 func (e redactErr) Error() string { return e.msg }
 func (e redactErr) Unwrap() error { return e.err }
-
-// redactText hides the values of the query parameters that hold secrets,
-// in case an inner error quotes a URL.
-func redactText(s string) string {
-	for _, k := range []string{"secret=", "js_code=", "access_token=", "session_key=", "code="} {
-		for i := 0; ; {
-			j := strings.Index(s[i:], k)
-			if j < 0 {
-				break
-			}
-			start := i + j + len(k)
-			end := start
-			for end < len(s) && !strings.ContainsRune("& \"'\n", rune(s[end])) {
-				end++
-			}
-			s = s[:start] + "REDACTED" + s[end:]
-			i = start + len("REDACTED")
-		}
-	}
-	return s
-}
-
-// RedactQuery is redactText for callers that log URLs or query strings.
-func RedactQuery(s string) string { return redactText(s) }
 
 // jsonErrorKind names a decoding failure without quoting the input (a
 // malformed answer could contain a session_key).

@@ -1,18 +1,37 @@
-// Package authtest has in-memory fakes of auth.Store and auth.WeChat for
-// tests of the service, the handlers and the server. They follow the
-// store contract of auth.Store; the real stores are tested in internal/db.
+// Package authtest has in-memory fakes of auth.Store and auth.WeChat, and
+// the service over them, for tests of the service, the handlers and the
+// server. They follow the store contract of auth.Store; the real stores
+// are tested in internal/db.
 package authtest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/testutil"
 	"github.com/oactl/oactl/internal/wechat"
 )
+
+// AppID is the app id of NewEnv's service and fake WeChat.
+const AppID = "wxAPP"
+
+// Env is an auth.Service over the fakes, on a clock the test moves.
+type Env struct {
+	Store   *Store
+	WeChat  *WeChat
+	Clock   *testutil.Clock
+	Service *auth.Service
+}
+
+// NewEnv returns an Env whose clock reads start.
+func NewEnv(start time.Time) *Env {
+	e := &Env{Store: NewStore(), WeChat: &WeChat{AppID: AppID}, Clock: &testutil.Clock{T: start}}
+	e.Service = &auth.Service{Store: e.Store, WeChat: e.WeChat, AppID: AppID, Now: e.Clock.Now}
+	return e
+}
 
 // Store is an in-memory auth.Store. Fail, when set, makes every method
 // return it (a database outage).
@@ -312,26 +331,3 @@ func APIError(errcode int, errmsg string) error {
 // ErrTransport is a WeChat call that did not get an answer; its text holds
 // a secret and a code the way net/http errors do, to test redaction.
 var ErrTransport = errors.New(`get "https://wx.invalid/sns/jscode2session?appid=wxAPP&secret=TOPSECRET&js_code=CODE123&grant_type=authorization_code": context deadline exceeded`)
-
-// Clock is a settable clock for Service.Now.
-type Clock struct {
-	mu sync.Mutex
-	T  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.T
-}
-
-// Add moves the clock.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.T = c.T.Add(d)
-	c.mu.Unlock()
-}
-
-// String is for test failure messages.
-func (c *Clock) String() string { return fmt.Sprint(c.Now()) }

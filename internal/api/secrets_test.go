@@ -1,4 +1,4 @@
-package auth_test
+package api_test
 
 import (
 	"strings"
@@ -14,8 +14,8 @@ import (
 func TestNoSecretsInAnswersOrLogs(t *testing.T) {
 	e := newHEnv(t)
 	sealer, _ := keyseal.New("keyseal-secret-xyz")
-	e.svc.Sealer = sealer
-	e.wx.Errs = map[string]error{
+	e.Service.Sealer = sealer
+	e.WeChat.Errs = map[string]error{
 		"CODEREFUSED": authtest.APIError(40163, "code been used"),
 		"CODE123":     authtest.ErrTransport, // its text holds secret= and js_code=
 	}
@@ -32,7 +32,7 @@ func TestNoSecretsInAnswersOrLogs(t *testing.T) {
 		}
 		answers = append(answers, a.Body)
 	}
-	e.store.Fail = authtest.ErrTransport
+	e.Store.Fail = authtest.ErrTransport
 	answers = append(answers, e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"CODEDB"}`)).Body)
 	answers = append(answers, e.do(t, "GET", "/wx/auth/info", tokens[0], nil).Body)
 
@@ -52,7 +52,7 @@ func TestNoSecretsInAnswersOrLogs(t *testing.T) {
 			t.Errorf("log holds %q:\n%s", s, logs)
 		}
 	}
-	for _, ss := range e.store.Sessions() {
+	for _, ss := range e.Store.Sessions() {
 		if strings.Contains(ss.SessionKey, "key-") {
 			t.Errorf("session key stored unsealed: %s", ss.SessionKey)
 		}

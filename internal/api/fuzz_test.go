@@ -1,8 +1,7 @@
-package auth_test
+package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -19,25 +18,14 @@ func FuzzLoginBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	e := newHEnv(f)
-	e.wx.Errs = map[string]error{"err40029~x": authtest.APIError(40029, "invalid code")}
+	e.WeChat.Errs = map[string]error{"err40029~x": authtest.APIError(40029, "invalid code")}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, httptest.NewRequest("POST", "/wx/auth/login_by_weixin", bytes.NewReader(body)))
-		if rec.Code != 200 {
-			t.Fatalf("HTTP %d", rec.Code)
-		}
-		var env struct {
-			Errno  *int             `json:"errno"`
-			Errmsg string           `json:"errmsg"`
-			Data   *json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Errno == nil || env.Errmsg == "" || env.Data == nil {
-			t.Fatalf("not an envelope: %q", rec.Body)
-		}
-		switch *env.Errno {
+		switch errno := fuzzEnvelope(t, rec); errno {
 		case 0, -1, 401, 402, 502, 700:
 		default:
-			t.Fatalf("errno %d", *env.Errno)
+			t.Fatalf("errno %d", errno)
 		}
 	})
 }

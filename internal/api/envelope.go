@@ -1,15 +1,19 @@
-package auth
+package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
+
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/storage"
+	"github.com/oactl/oactl/internal/wechat"
 )
 
 // Errno values of the envelope (SPEC §3).
@@ -44,38 +48,18 @@ const (
 	MsgMethod       = "请求方法不对"
 )
 
-// Envelope is every /wx answer: HTTP 200 (except routing errors) with
-// errno, errmsg and data.
+// Envelope is every /wx answer: HTTP 200 (except routing errors and a
+// fetch of an unknown key) with errno, errmsg and data.
 type Envelope struct {
 	Errno  int    `json:"errno"`
 	Errmsg string `json:"errmsg"`
 	Data   any    `json:"data"`
 }
 
-// RequestInfo is filled while a request is handled, for the access log
-// and metrics, which run outside the handler.
-type RequestInfo struct {
-	Errno   int
-	HasBody bool // an envelope was written
-	UserID  int64
-}
-
-type requestInfoKey struct{}
-
-// WithRequestInfo attaches ri to ctx; WriteEnvelope records the errno in it.
-func WithRequestInfo(ctx context.Context, ri *RequestInfo) context.Context {
-	return context.WithValue(ctx, requestInfoKey{}, ri)
-}
-
-// RequestInfoFrom returns the RequestInfo of ctx, or nil.
-func RequestInfoFrom(ctx context.Context) *RequestInfo {
-	ri, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
-	return ri
-}
-
 var emptyData = struct{}{}
 
-// WriteEnvelope writes an envelope with the given HTTP status.
+// WriteEnvelope writes an envelope with the given HTTP status and records
+// the errno in the request's RequestInfo.
 func WriteEnvelope(w http.ResponseWriter, r *http.Request, status, errno int, errmsg string, data any) {
 	if data == nil {
 		data = emptyData
@@ -100,38 +84,51 @@ func WriteOK(w http.ResponseWriter, r *http.Request, data any) {
 	WriteEnvelope(w, r, http.StatusOK, ErrnoOK, MsgOK, data)
 }
 
-// ErrorErrno maps a domain error to its errno, errmsg and data. Anything
-// it does not know is an internal failure (502).
+// writeNotFound is the routing 404: HTTP 404, errno 404.
+func writeNotFound(w http.ResponseWriter, r *http.Request) {
+	WriteEnvelope(w, r, http.StatusNotFound, ErrnoNotFound, MsgNotFound, nil)
+}
+
+// ErrorErrno maps a domain error (auth's and storage's) to its errno,
+// errmsg and data: the one such mapping. Anything it does not know is an
+// internal failure (502).
 func ErrorErrno(err error) (errno int, errmsg string, data any) {
 	var (
-		missing  *MissingArgumentError
-		bad      *BadArgumentError
-		upstream *UpstreamError
+		missing  *auth.MissingArgumentError
+		bad      *auth.BadArgumentError
+		upstream *auth.UpstreamError
 	)
 	switch {
 	case errors.As(err, &missing):
 		return ErrnoMissing, MsgMissing, nil
-	case errors.As(err, &bad):
+	case errors.As(err, &bad), errors.Is(err, storage.ErrNotImage):
 		return ErrnoBadArgument, MsgBadArgument, nil
 	case errors.As(err, &upstream):
 		if upstream.Answered {
 			return ErrnoUpstream, MsgUpstream, map[string]any{"wxErrcode": upstream.Errcode, "wxErrmsg": upstream.Errmsg}
 		}
 		return ErrnoUpstream, MsgUpstream, nil
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, auth.ErrRateLimited):
 		return ErrnoRateLimited, MsgRateLimited, nil
-	case errors.Is(err, ErrUnauthenticated):
+	case errors.Is(err, auth.ErrUnauthenticated):
 		return ErrnoUnauthorized, MsgUnauthorized, nil
-	case errors.Is(err, ErrAccountDisabled):
-		return ErrnoAccountBlocked, MsgDisabled, nil
-	case errors.Is(err, ErrAccountCancelled):
-		return ErrnoAccountBlocked, MsgCancelled, nil
-	case errors.Is(err, ErrAccountDeleted):
-		return ErrnoAccountBlocked, MsgDeleted, nil
-	case errors.Is(err, ErrNotFound):
+	case auth.IsAccountState(err):
+		return ErrnoAccountBlocked, accountMsg(err), nil
+	case errors.Is(err, auth.ErrNotFound):
 		return ErrnoUpdateFailed, MsgUpdateFailed, nil
 	}
 	return ErrnoInternal, MsgInternal, nil
+}
+
+// accountMsg names the state of an account auth.IsAccountState refused.
+func accountMsg(err error) string {
+	switch {
+	case errors.Is(err, auth.ErrAccountCancelled):
+		return MsgCancelled
+	case errors.Is(err, auth.ErrAccountDeleted):
+		return MsgDeleted
+	}
+	return MsgDisabled
 }
 
 // WriteError writes the envelope for err (always HTTP 200) and logs what
@@ -142,12 +139,29 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if logger != nil {
 		switch errno {
 		case ErrnoInternal:
-			logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "err", Redact(err.Error()))
+			logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "err", wechat.Redact(err.Error()))
 		case ErrnoUpstream:
-			logger.WarnContext(r.Context(), "wechat failure", "route", r.Pattern, "err", Redact(err.Error()))
+			logger.WarnContext(r.Context(), "wechat failure", "route", r.Pattern, "err", wechat.Redact(err.Error()))
 		}
 	}
 	WriteEnvelope(w, r, http.StatusOK, errno, msg, data)
+}
+
+// WriteRateLimited answers a request refused by a rate limit: HTTP 200
+// (like every /wx answer the mini-program reads) with errno 429 and a
+// Retry-After header in whole seconds.
+func WriteRateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	WriteError(w, r, nil, auth.ErrRateLimited)
+}
+
+// retryAfter formats a Retry-After value in whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
 }
 
 // MaxJSONBody is the largest JSON request body accepted (64 KiB).
@@ -159,24 +173,29 @@ const MaxJSONBody = 64 << 10
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &BadArgumentError{Reason: "body over 64 KiB"}
+		if isTooBig(err) {
+			return &auth.BadArgumentError{Reason: "body over 64 KiB"}
 		}
-		return &BadArgumentError{Reason: "body unreadable"}
+		return &auth.BadArgumentError{Reason: "body unreadable"}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &MissingArgumentError{Field: "body"}
+		return &auth.MissingArgumentError{Field: "body"}
 	}
 	if !utf8.Valid(body) {
-		return &BadArgumentError{Reason: "invalid UTF-8"}
+		return &auth.BadArgumentError{Reason: "invalid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		return &BadArgumentError{Reason: "malformed JSON or wrong types"}
+		return &auth.BadArgumentError{Reason: "malformed JSON or wrong types"}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &BadArgumentError{Reason: "data after the JSON value"}
+		return &auth.BadArgumentError{Reason: "data after the JSON value"}
 	}
 	return nil
+}
+
+// isTooBig reports whether err comes from an http.MaxBytesReader limit.
+func isTooBig(err error) bool {
+	var tooBig *http.MaxBytesError
+	return errors.As(err, &tooBig)
 }

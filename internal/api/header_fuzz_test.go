@@ -1,4 +1,4 @@
-package auth_test
+package api_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/auth/authtest"
 	"github.com/oactl/oactl/internal/wechat"
@@ -52,7 +53,7 @@ func FuzzTokenHeader(f *testing.F) {
 		req := httptest.NewRequest("GET", "/wx/auth/info", nil)
 		// Header.Set would keep bytes net/http refuses on the wire; the
 		// handler must cope with whatever reaches it either way.
-		req.Header[http.CanonicalHeaderKey(auth.TokenHeader)] = []string{token}
+		req.Header[http.CanonicalHeaderKey(api.TokenHeader)] = []string{token}
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, req)
 		errno := fuzzEnvelope(t, rec)
@@ -91,7 +92,7 @@ func FuzzBindPhoneBody(f *testing.F) {
 	store := authtest.NewStore()
 	wx := realKeyWeChat{WeChat: &authtest.WeChat{AppID: appid}, key: key}
 	svc := &auth.Service{Store: store, WeChat: wx, AppID: appid, Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }}
-	h := auth.NewHandler(svc, auth.HandlerOptions{TimeZone: time.UTC})
+	h := api.NewHandler(svc, api.Options{TimeZone: time.UTC})
 	res, err := svc.Login(context.Background(), auth.LoginInput{Code: "phone.1", IP: "192.0.2.1"})
 	if err != nil {
 		f.Fatal(err)
@@ -117,7 +118,7 @@ func FuzzBindPhoneBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest("POST", "/wx/auth/bindPhone", bytes.NewReader(body))
-		req.Header.Set(auth.TokenHeader, res.Token)
+		req.Header.Set(api.TokenHeader, res.Token)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		switch errno := fuzzEnvelope(t, rec); errno {
@@ -145,8 +146,8 @@ func FuzzClientAddr(f *testing.F) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = peer
 		r.Header["X-Forwarded-For"] = []string{xff}
-		a := auth.ClientAddr(r, trusted)
-		p := auth.PeerAddr(r)
+		a := api.ClientAddr(r, trusted)
+		p := api.PeerAddr(r)
 		if a == p {
 			return
 		}

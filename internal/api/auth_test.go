@@ -1,4 +1,4 @@
-package auth_test
+package api_test
 
 import (
 	"bytes"
@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/auth/authtest"
+	"github.com/oactl/oactl/internal/storage"
 )
 
 type answer struct {
@@ -25,40 +28,50 @@ type answer struct {
 	Body   string
 }
 
+// t0 has a fraction of a second, so that truncation is exercised.
+var t0 = time.Date(2026, 3, 1, 8, 0, 0, 500_000_000, time.UTC)
+
+// hEnv is the /wx handler (storage included) over authtest's service,
+// logging to a buffer.
 type hEnv struct {
-	*env
+	*authtest.Env
 	h   http.Handler
 	log *bytes.Buffer
+	dir string // the storage directory
 }
 
-func newHEnv(t testing.TB) *hEnv {
-	e := newEnv(t)
-	buf := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc.Logger = logger
-	tz := time.FixedZone("CST", 8*3600)
-	return &hEnv{env: e, log: buf, h: auth.NewHandler(e.svc, auth.HandlerOptions{TimeZone: tz, Logger: logger})}
+func newHEnv(t testing.TB, mods ...func(*api.Options)) *hEnv {
+	e := &hEnv{Env: authtest.NewEnv(t0), log: &bytes.Buffer{}, dir: t.TempDir()}
+	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.Service.Logger = logger
+	opts := api.Options{TimeZone: time.FixedZone("CST", 8*3600), Logger: logger, Files: &storage.Store{Dir: e.dir}}
+	for _, mod := range mods {
+		mod(&opts)
+	}
+	e.h = api.NewHandler(e.Service, opts)
+	return e
+}
+
+// send serves r; the answer's envelope fields are filled when it is one.
+func (e *hEnv) send(r *http.Request) answer {
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, r)
+	a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+	_ = json.Unmarshal(rec.Body.Bytes(), &a)
+	return a
 }
 
 func (e *hEnv) do(t testing.TB, method, path, token string, body []byte) answer {
 	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req := httptest.NewRequest(method, path, rd)
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	if token != "" {
-		req.Header.Set(auth.TokenHeader, token)
+		req.Header.Set(api.TokenHeader, token)
 	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	a := e.send(req)
+	if ct := a.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, a.Body)
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+	if err := json.Unmarshal([]byte(a.Body), &a); err != nil {
 		t.Fatalf("%s %s: not an envelope: %q", method, path, a.Body)
 	}
 	if len(a.Data) == 0 {
@@ -155,14 +168,14 @@ func TestLoginHandlerBadInput(t *testing.T) {
 		msg := map[int]string{401: "参数不对", 402: "参数值不对"}[c.errno]
 		expect(t, c.name, a, 200, c.errno, msg)
 	}
-	if e.wx.Calls != 0 {
-		t.Errorf("WeChat called %d times for bad input", e.wx.Calls)
+	if e.WeChat.Calls != 0 {
+		t.Errorf("WeChat called %d times for bad input", e.WeChat.Calls)
 	}
 }
 
 func TestLoginHandlerWeChatFailures(t *testing.T) {
 	e := newHEnv(t)
-	e.wx.Errs = map[string]error{"bad": authtest.APIError(40029, "invalid code"), "down": authtest.ErrTransport}
+	e.WeChat.Errs = map[string]error{"bad": authtest.APIError(40029, "invalid code"), "down": authtest.ErrTransport}
 	a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"bad"}`))
 	expect(t, "refused", a, 200, -1, "错误")
 	if string(a.Data) != `{"wxErrcode":40029,"wxErrmsg":"invalid code"}` {
@@ -185,14 +198,14 @@ func TestAccountStatesHandler(t *testing.T) {
 		{auth.User{OpenID: "o-c", Status: 2}, "账号不可用：已注销"},
 		{auth.User{OpenID: "o-x", Deleted: true}, "账号不可用：已删除"},
 	} {
-		e.store.AddUser(c.u)
+		e.Store.AddUser(c.u)
 		a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"`+c.u.OpenID[2:]+`"}`))
 		expect(t, c.msg, a, 200, 700, c.msg)
 	}
 	tok := e.loginToken(t, "zed")
-	u := e.store.User(4)
+	u := e.Store.User(4)
 	u.Status = 2
-	e.store.SetUser(u)
+	e.Store.SetUser(u)
 	expect(t, "info of cancelled", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 700, "账号不可用：已注销")
 }
 
@@ -238,14 +251,14 @@ func TestTokenHeaderHostile(t *testing.T) {
 		"unicode":  "令牌",
 	} {
 		req := httptest.NewRequest("GET", "/wx/auth/info", nil)
-		req.Header[auth.TokenHeader] = []string{v}
+		req.Header[api.TokenHeader] = []string{v}
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, req)
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"errno":501`) {
 			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
 		}
 	}
-	e.clock.Add(25 * time.Hour)
+	e.Clock.Add(25 * time.Hour)
 	expect(t, "expired", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 501, "请登录")
 }
 
@@ -258,10 +271,10 @@ func (noRowStore) UpdateProfile(context.Context, int64, auth.ProfileUpdate, time
 func TestInternalAndUpdateFailures(t *testing.T) {
 	e := newHEnv(t)
 	tok := e.loginToken(t, "alice.1")
-	e.svc.Store = noRowStore{e.store}
+	e.Service.Store = noRowStore{e.Store}
 	expect(t, "update no row", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":1}`)), 200, 505, "更新数据失败")
-	e.svc.Store = e.store
-	e.store.Fail = errors.New("dial tcp 127.0.0.1:3306: connection refused")
+	e.Service.Store = e.Store
+	e.Store.Fail = errors.New("dial tcp 127.0.0.1:3306: connection refused")
 	expect(t, "db down login", e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"x"}`)), 200, 502, "系统内部错误")
 	expect(t, "db down info", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 502, "系统内部错误")
 	if !strings.Contains(e.log.String(), "connection refused") {
@@ -272,17 +285,17 @@ func TestInternalAndUpdateFailures(t *testing.T) {
 func TestRoutingErrors(t *testing.T) {
 	e := newHEnv(t)
 	a := e.do(t, "GET", "/wx/auth/nope", "", nil)
-	expect(t, "unknown", a, 404, 404, auth.MsgNotFound)
+	expect(t, "unknown", a, 404, 404, api.MsgNotFound)
 	a = e.do(t, "GET", "/wx/auth/login_by_weixin", "", nil)
-	expect(t, "wrong method", a, 405, 405, auth.MsgMethod)
+	expect(t, "wrong method", a, 405, 405, api.MsgMethod)
 	if !strings.Contains(a.Header.Get("Allow"), "POST") {
 		t.Errorf("Allow %q", a.Header.Get("Allow"))
 	}
-	expect(t, "unclean path", e.do(t, "GET", "/wx/auth/../auth/info", "", nil), 404, 404, auth.MsgNotFound)
+	expect(t, "unclean path", e.do(t, "GET", "/wx/auth/../auth/info", "", nil), 404, 404, api.MsgNotFound)
 }
 
 func TestClientAddr(t *testing.T) {
-	trusted := []netipPrefix{mustPrefix("10.0.0.0/8"), mustPrefix("::1/128")}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	cases := []struct {
 		peer, xff, want string
 	}{
@@ -300,8 +313,56 @@ func TestClientAddr(t *testing.T) {
 		if c.xff != "" {
 			r.Header.Set("X-Forwarded-For", c.xff)
 		}
-		if got := auth.ClientAddr(r, trusted).String(); got != c.want {
+		if got := api.ClientAddr(r, trusted).String(); got != c.want {
 			t.Errorf("%s / %q: %s, want %s", c.peer, c.xff, got, c.want)
 		}
+	}
+}
+
+// TestLoginReadsTheRequestsClient: the login records the client address
+// the outermost middleware put in RequestInfo, not one it computes again;
+// without a RequestInfo (a bare handler) it computes it itself.
+func TestLoginReadsTheRequestsClient(t *testing.T) {
+	e := newHEnv(t, trustTen)
+	r := httptest.NewRequest("POST", "/wx/auth/login_by_weixin", strings.NewReader(`{"code":"alice.1"}`))
+	r.RemoteAddr = "10.0.0.1:5"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	ri := api.NewRequestInfo(r, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	if ri.Client.String() != "203.0.113.9" {
+		t.Fatalf("NewRequestInfo: client %v", ri.Client)
+	}
+	ri.Client = netip.MustParseAddr("198.51.100.7") // what the middleware decided
+	r = r.WithContext(api.WithRequestInfo(r.Context(), ri))
+	e.h.ServeHTTP(httptest.NewRecorder(), r)
+	if ss := e.Store.Sessions(); len(ss) != 1 || ss[0].IP != "198.51.100.7" {
+		t.Errorf("sessions %+v: want the RequestInfo's client", ss)
+	}
+	if ri.UserID != 1 || ri.Errno != 0 || !ri.HasBody {
+		t.Errorf("RequestInfo after login: %+v", ri)
+	}
+
+	r = httptest.NewRequest("POST", "/wx/auth/login_by_weixin", strings.NewReader(`{"code":"alice.2"}`))
+	r.RemoteAddr = "10.0.0.1:5"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	e.h.ServeHTTP(httptest.NewRecorder(), r)
+	if ss := e.Store.Sessions(); len(ss) != 2 || ss[1].IP != "203.0.113.9" {
+		t.Errorf("sessions %+v: want ClientAddr without a RequestInfo", ss)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "garbage"
+	// A zero Addr computed once is an answer, not "not computed".
+	ri := api.NewRequestInfo(r, nil)
+	r.RemoteAddr = "192.0.2.1:1"
+	r = r.WithContext(api.WithRequestInfo(r.Context(), ri))
+	if got := api.ClientOf(r, nil); got.IsValid() {
+		t.Errorf("ClientOf = %v, want the zero Addr NewRequestInfo found", got)
+	}
+	// A RequestInfo made by hand has no client: ClientOf computes it.
+	r = r.WithContext(api.WithRequestInfo(r.Context(), &api.RequestInfo{}))
+	if got := api.ClientOf(r, nil); got.String() != "192.0.2.1" {
+		t.Errorf("ClientOf = %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package storage_test
+package api_test
 
 import (
 	"bytes"
@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/auth/authtest"
 	"github.com/oactl/oactl/internal/storage"
 )
 
-// fuzzServer is the storage routes behind a real token check, on a
-// temporary directory.
+// fuzzServer is the /wx routes (storage included) behind a real token
+// check, on a temporary directory.
 func fuzzServer(f *testing.F) (h http.Handler, token, dir string) {
 	dir = f.TempDir()
 	svc := &auth.Service{Store: authtest.NewStore(), WeChat: &authtest.WeChat{AppID: "wxAPP"}, AppID: "wxAPP"}
@@ -26,11 +27,7 @@ func fuzzServer(f *testing.F) (h http.Handler, token, dir string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	for _, r := range storage.Routes(svc, storage.Options{Dir: dir}) {
-		mux.Handle(r.Pattern, r.Handler)
-	}
-	return auth.EnvelopeRouting(mux), res.Token, dir
+	return api.NewHandler(svc, api.Options{Files: &storage.Store{Dir: dir}}), res.Token, dir
 }
 
 // multipartBody is a well-formed upload of data under field.
@@ -62,7 +59,7 @@ func FuzzUpload(f *testing.F) {
 	f.Add("", []byte{}, "")
 	f.Fuzz(func(t *testing.T, ctype string, body []byte, host string) {
 		req := httptest.NewRequest("POST", "/wx/storage/upload", bytes.NewReader(body))
-		req.Header.Set(auth.TokenHeader, token)
+		req.Header.Set(api.TokenHeader, token)
 		req.Header["Content-Type"] = []string{ctype}
 		req.Host = host
 		rec := httptest.NewRecorder()
@@ -86,7 +83,7 @@ func FuzzUpload(f *testing.F) {
 		}
 		// The URL goes back to the client and into wx_user.avatar: it must
 		// parse to this host and this key, whatever the Host header said.
-		if u, err := url.Parse(env.Data.URL); err != nil || u.Host != host || u.Path != storage.FetchPrefix+env.Data.Key || u.RawQuery != "" || u.Fragment != "" {
+		if u, err := url.Parse(env.Data.URL); err != nil || u.Host != host || u.Path != api.FetchPrefix+env.Data.Key || u.RawQuery != "" || u.Fragment != "" {
 			t.Fatalf("url %q built from host %q: %v", env.Data.URL, host, err)
 		}
 		stored, err := os.ReadFile(filepath.Join(dir, env.Data.Key))
@@ -94,7 +91,7 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("key %q not on disk: %v", env.Data.Key, err)
 		}
 		rec = httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", storage.FetchPrefix+env.Data.Key, nil))
+		h.ServeHTTP(rec, httptest.NewRequest("GET", api.FetchPrefix+env.Data.Key, nil))
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), stored) {
 			t.Fatalf("fetch of %q: HTTP %d", env.Data.Key, rec.Code)
 		}
@@ -117,7 +114,7 @@ func FuzzFetchKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		req, err := http.NewRequest("GET", "http://h"+storage.FetchPrefix+key, nil)
+		req, err := http.NewRequest("GET", "http://h"+api.FetchPrefix+key, nil)
 		if err != nil {
 			return // not a request a client could send
 		}

@@ -1,7 +1,0 @@
-package auth_test
-
-import "net/netip"
-
-type netipPrefix = netip.Prefix
-
-func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
