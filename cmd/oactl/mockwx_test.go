@@ -58,7 +58,7 @@ func TestMockwxOpenIDSubcommand(t *testing.T) {
 func TestMockwxFlags(t *testing.T) {
 	s, _, _ := testStdio(nil)
 	var got *mockwxOptions
-	cmd := newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--secret", "sec", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -67,12 +67,12 @@ func TestMockwxFlags(t *testing.T) {
 	if got == nil || got.Ready != nil || !sameOptions(*got, want) {
 		t.Errorf("options %+v, want %+v", got, want)
 	}
-	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd = newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--addr", "0.0.0.0:0", "--allow-remote"})
 	if err := cmd.Execute(); err != nil || !got.AllowRemote {
 		t.Errorf("--allow-remote: %v, %+v", err, got)
 	}
-	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd = newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs(nil)
 	if err := cmd.Execute(); err != nil || got.Addr != "127.0.0.1:9090" || got.Seed != "oactl" || got.CodeTTL != 5*time.Minute || got.JournalSize != 1000 {
 		t.Errorf("defaults: %v, %+v", err, got)

@@ -72,6 +72,15 @@ func (s *Set) bind(name string, define func(fs *pflag.FlagSet, r *Setting)) {
 	s.bound = append(s.bound, &binding{s: r, flag: f, src: FromDefault})
 }
 
+// help is the flag's usage with the setting's other two names, so that
+// --help shows every way to set it.
+func help(r *Setting) string {
+	if r.YAML == "" {
+		return fmt.Sprintf("%s [$%s]", r.Usage, r.Env)
+	}
+	return fmt.Sprintf("%s [$%s, %s]", r.Usage, r.Env, r.YAML)
+}
+
 // mustParse reads a table default; a bad one is a programming error.
 func mustParse[T any](r *Setting, parse func(string) (T, error)) T {
 	var zero T
@@ -87,37 +96,37 @@ func mustParse[T any](r *Setting, parse func(string) (T, error)) T {
 
 // String binds the setting name to p.
 func (s *Set) String(name string, p *string) {
-	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.StringVar(p, name, r.Default, r.Usage) })
+	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.StringVar(p, name, r.Default, help(r)) })
 }
 
 // Strings binds a comma-separated (or repeated, or YAML list) setting.
 func (s *Set) Strings(name string, p *[]string) {
 	s.bind(name, func(fs *pflag.FlagSet, r *Setting) {
-		fs.StringSliceVar(p, name, mustParse(r, func(v string) ([]string, error) { return strings.Split(v, ","), nil }), r.Usage)
+		fs.StringSliceVar(p, name, mustParse(r, func(v string) ([]string, error) { return strings.Split(v, ","), nil }), help(r))
 	})
 }
 
 // Bool binds a true/false setting.
 func (s *Set) Bool(name string, p *bool) {
-	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.BoolVar(p, name, mustParse(r, strconv.ParseBool), r.Usage) })
+	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.BoolVar(p, name, mustParse(r, strconv.ParseBool), help(r)) })
 }
 
 // Int binds an integer setting.
 func (s *Set) Int(name string, p *int) {
-	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.IntVar(p, name, mustParse(r, strconv.Atoi), r.Usage) })
+	s.bind(name, func(fs *pflag.FlagSet, r *Setting) { fs.IntVar(p, name, mustParse(r, strconv.Atoi), help(r)) })
 }
 
 // Float binds a number setting.
 func (s *Set) Float(name string, p *float64) {
 	s.bind(name, func(fs *pflag.FlagSet, r *Setting) {
-		fs.Float64Var(p, name, mustParse(r, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }), r.Usage)
+		fs.Float64Var(p, name, mustParse(r, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }), help(r))
 	})
 }
 
 // Duration binds a duration setting ("90s", "24h").
 func (s *Set) Duration(name string, p *time.Duration) {
 	s.bind(name, func(fs *pflag.FlagSet, r *Setting) {
-		fs.DurationVar(p, name, mustParse(r, time.ParseDuration), r.Usage)
+		fs.DurationVar(p, name, mustParse(r, time.ParseDuration), help(r))
 	})
 }
 

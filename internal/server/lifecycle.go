@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,22 +32,18 @@ type Job struct {
 	Run   func(ctx context.Context)
 }
 
-// Default limits of Lifecycle's HTTP server. A slow client must not hold a
-// connection forever; uploads are at most 2 MiB, which a phone sends well
-// within these bounds.
-const (
-	DefaultWriteTimeout    = 60 * time.Second
-	DefaultShutdownTimeout = 10 * time.Second
-)
+// DefaultWriteTimeout bounds an answer unless Lifecycle says otherwise. A
+// slow client must not hold a connection forever; uploads are at most
+// 2 MiB, which a phone sends well within the server's bounds.
+const DefaultWriteTimeout = 60 * time.Second
 
 // Lifecycle serves one listener until its context ends, then stops
 // gracefully: in-flight requests get ShutdownTimeout to finish, and the
-// jobs are stopped and waited for before Serve returns. The zero value
-// has serve's limits.
+// jobs are stopped and waited for before Serve returns.
 type Lifecycle struct {
 	Logger *slog.Logger // nil: slog.Default()
-	// ShutdownTimeout bounds the graceful stop; 0 means
-	// DefaultShutdownTimeout.
+	// ShutdownTimeout bounds the graceful stop (serve's --shutdown-timeout);
+	// 0 stops at once.
 	ShutdownTimeout time.Duration
 	// WriteTimeout bounds one answer; 0 means DefaultWriteTimeout. mockwx
 	// takes longer, because a slow~ directive may hold an answer for 60s.
@@ -66,13 +63,6 @@ func (l *Lifecycle) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
 // Serve serves h on ln until ctx ends or the server fails, then shuts
 // down. It closes ln.
 func (l *Lifecycle) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
@@ -87,7 +77,7 @@ func (l *Lifecycle) Serve(ctx context.Context, ln net.Listener, h http.Handler) 
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      orDefault(l.WriteTimeout, DefaultWriteTimeout),
+		WriteTimeout:      cmp.Or(l.WriteTimeout, DefaultWriteTimeout),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -107,7 +97,7 @@ func (l *Lifecycle) Serve(ctx context.Context, ln net.Listener, h http.Handler) 
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	timeout := orDefault(l.ShutdownTimeout, DefaultShutdownTimeout)
+	timeout := l.ShutdownTimeout
 	logger.Info("shutting down", "addr", ln.Addr().String(), "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
