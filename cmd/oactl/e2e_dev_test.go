@@ -567,3 +567,42 @@ func TestDevRoutingErrorsAndHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestDevStorageSettingsFromTheEnvironment: OA_STORAGE_DIR and
+// OA_PUBLIC_URL were once silently ignored (uploads went to ./oactl-files
+// under a Host-built URL). Every setting now has its variable.
+func TestDevStorageSettingsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(dir, "env-files")
+	addr, maddr := freeAddr(t), freeAddr(t)
+	p := startOactl(t, []string{"OA_STORAGE_DIR=" + files, "OA_PUBLIC_URL=https://oa.example.com"},
+		"dev", "--addr", addr, "--mockwx-addr", maddr, "--db", "sqlite:"+filepath.Join(dir, "oa.db"))
+	p.waitHealthy("http://" + addr + "/healthz")
+	c := newClient(t, "http://"+addr)
+	tok := c.login(uniqueCode("erin"), nil).Token
+	resp, b := upload(c, tok, "avatar.png", tinyPNG(t))
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil || resp.StatusCode != 200 || env.Errno != 0 {
+		t.Fatalf("upload: HTTP %d %s", resp.StatusCode, b)
+	}
+	var up struct{ Key, URL string }
+	if err := json.Unmarshal(env.Data, &up); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(up.URL, "https://oa.example.com/wx/storage/fetch/") {
+		t.Errorf("url %q does not use OA_PUBLIC_URL", up.URL)
+	}
+	stored := 0
+	_ = filepath.WalkDir(files, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			stored++
+		}
+		return nil
+	})
+	if stored == 0 {
+		t.Errorf("nothing stored under OA_STORAGE_DIR %s", files)
+	}
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatalf("dev did not exit cleanly: %v", err)
+	}
+}
