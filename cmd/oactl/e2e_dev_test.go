@@ -247,19 +247,28 @@ func upload(c *client, token string, name string, content []byte) (*http.Respons
 	return c.do("POST", "/wx/storage/upload", token, &body, w.FormDataContentType())
 }
 
-func TestDevAvatarUploadProfileInfo(t *testing.T) {
-	e := startDev(t)
-	tok := e.c.login(uniqueCode("carol"), nil).Token
-	img := tinyPNG(t)
-	resp, b := upload(e.c, tok, "avatar.png", img)
+type uploaded struct{ Key, URL string }
+
+// uploadOK uploads img as avatar.png and fails the test unless it worked.
+func uploadOK(t *testing.T, c *client, token string, img []byte) uploaded {
+	t.Helper()
+	resp, b := upload(c, token, "avatar.png", img)
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil || resp.StatusCode != 200 || env.Errno != 0 {
 		t.Fatalf("upload: HTTP %d %s", resp.StatusCode, b)
 	}
-	var up struct{ Key, URL string }
+	var up uploaded
 	if err := json.Unmarshal(env.Data, &up); err != nil {
 		t.Fatal(err)
 	}
+	return up
+}
+
+func TestDevAvatarUploadProfileInfo(t *testing.T) {
+	e := startDev(t)
+	tok := e.c.login(uniqueCode("carol"), nil).Token
+	img := tinyPNG(t)
+	up := uploadOK(t, e.c, tok, img)
 	if !strings.HasPrefix(up.URL, e.serve+"/wx/storage/fetch/") {
 		t.Fatalf("url %q is not absolute on %s", up.URL, e.serve)
 	}
@@ -580,15 +589,7 @@ func TestDevStorageSettingsFromTheEnvironment(t *testing.T) {
 	p.waitHealthy("http://" + addr + "/healthz")
 	c := newClient(t, "http://"+addr)
 	tok := c.login(uniqueCode("erin"), nil).Token
-	resp, b := upload(c, tok, "avatar.png", tinyPNG(t))
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil || resp.StatusCode != 200 || env.Errno != 0 {
-		t.Fatalf("upload: HTTP %d %s", resp.StatusCode, b)
-	}
-	var up struct{ Key, URL string }
-	if err := json.Unmarshal(env.Data, &up); err != nil {
-		t.Fatal(err)
-	}
+	up := uploadOK(t, c, tok, tinyPNG(t))
 	if !strings.HasPrefix(up.URL, "https://oa.example.com/wx/storage/fetch/") {
 		t.Errorf("url %q does not use OA_PUBLIC_URL", up.URL)
 	}

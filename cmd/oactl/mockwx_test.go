@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/oactl/oactl/internal/mockwx"
 )
 
@@ -19,6 +21,14 @@ func testStdio(env map[string]string) (*stdio, *bytes.Buffer, *bytes.Buffer) {
 		IsTerm: func() bool { return false },
 		Getenv: func(k string) string { return env[k] },
 	}, &out, &errb
+}
+
+// execute runs cmd with args on s's streams, as run does with the root.
+func execute(cmd *cobra.Command, s *stdio, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(s.Out)
+	cmd.SetErr(s.Err)
+	return cmd.Execute()
 }
 
 func TestMockwxOpenIDSubcommand(t *testing.T) {

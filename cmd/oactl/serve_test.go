@@ -110,10 +110,7 @@ func TestDevDefaultsUnlessASourceSaysOtherwise(t *testing.T) {
 		s, _, errb := testStdio(env)
 		var got *devOptions
 		cmd := newDevCmd(&factory{io: s}, func(o *devOptions) error { got = o; return nil })
-		cmd.SetArgs(args)
-		cmd.SetOut(s.Out)
-		cmd.SetErr(s.Err)
-		if err := cmd.Execute(); err != nil {
+		if err := execute(cmd, s, args...); err != nil {
 			t.Fatalf("%v: %v %s", args, err, errb)
 		}
 		return got

@@ -48,11 +48,8 @@ func parseSessions(t *testing.T, env map[string]string, term bool, args ...strin
 	default:
 		cmd = newSessionsCmd(f, func(o *sessionsTUIOptions) error { c.tui = o; return nil })
 	}
-	cmd.SetArgs(args)
-	cmd.SetOut(s.Out)
-	cmd.SetErr(s.Err)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(exitUsage, err) })
-	err := cmd.Execute()
+	err := execute(cmd, s, args...)
 	return c, exitCode(err, errb), errb.String()
 }
 

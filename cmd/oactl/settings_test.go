@@ -187,10 +187,7 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 					st, _, errb := testStdio(env)
 					var got map[string]string
 					cmd := p.build(&factory{io: st}, func(v map[string]string) { got = v })
-					cmd.SetArgs(args)
-					cmd.SetOut(st.Out)
-					cmd.SetErr(st.Err)
-					if err := cmd.Execute(); err != nil {
+					if err := execute(cmd, st, args...); err != nil {
 						t.Fatalf("%v: %v %s", args, err, errb)
 					}
 					if got == nil {
