@@ -210,20 +210,12 @@ func (s *Set) find(name string) *binding {
 	return nil
 }
 
-// Source says where the bound setting name got its value in Resolve;
-// `oactl dev` uses it to tell "not set" from "set to the default".
+// Source says where the bound setting name got its value in Resolve (0
+// for a name not bound); `oactl dev` uses it to tell "not set" from "set
+// to the default's value".
 func (s *Set) Source(name string) Source {
 	if b := s.find(name); b != nil {
 		return b.src
 	}
 	return 0
-}
-
-// Bound lists the settings bound so far, in the order they were bound.
-func (s *Set) Bound() []*Setting {
-	out := make([]*Setting, len(s.bound))
-	for i, b := range s.bound {
-		out[i] = b.s
-	}
-	return out
 }
