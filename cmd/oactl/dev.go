@@ -10,10 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/mockwx"
+	"github.com/oactl/oactl/internal/server"
 )
 
-func init() { register(newDevCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newDevCmd(f, nil) })
+}
 
 type devOptions struct {
 	serve      serveOptions
@@ -24,8 +28,9 @@ type devOptions struct {
 	mockIsWeChat bool
 }
 
-func newDevCmd(f *factory) *cobra.Command {
+func newDevCmd(f *factory, runF func(*devOptions) error) *cobra.Command {
 	o := &devOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the login server and an offline WeChat together, zero setup",
@@ -41,47 +46,51 @@ user alice. Each code is single-use, as on WeChat.`,
   oactl dev --db 'mysql://oa:pw@127.0.0.1:3306/oa'   # after oactl migrate up`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.resolve(cmd, f.io.Getenv); err != nil {
+			if err := f.resolve(set); err != nil {
+				return err
+			}
+			if err := o.applyDefaults(set); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
+			}
+			if runF != nil {
+				return runF(o)
 			}
 			return runDev(cmd.Context(), f, o)
 		},
 	}
-	addServeFlags(cmd.Flags(), &o.serve, "127.0.0.1:8080")
-	cmd.Flags().StringVar(&o.MockwxAddr, "mockwx-addr", "127.0.0.1:9090", "address of the offline WeChat")
+	set = config.Settings.For("dev", cmd.Flags())
+	bindServeSettings(set, &o.serve)
+	set.String("mockwx-addr", &o.MockwxAddr)
 	return cmd
 }
 
-// resolve applies dev's defaults: its own appid and secret, and mockwx as
-// WeChat unless --wx-base-url points elsewhere.
-func (o *devOptions) resolve(cmd *cobra.Command, getenv func(string) string) error {
-	fs := cmd.Flags()
-	if !fs.Changed("appid") && getenv("OA_WX_APP_ID") == "" {
-		o.serve.AppID = defaultDevAppID
+// applyDefaults gives dev what no source set: mockwx as WeChat, and a
+// secret made up for this process (shared in-process with mockwx).
+func (o *devOptions) applyDefaults(set *config.Set) error {
+	o.mockIsWeChat = set.Source("wx-base-url") == config.FromDefault
+	if o.mockIsWeChat {
+		// Validated like any base URL; replaced by the real address once
+		// mockwx listens (the port may be 0).
+		o.serve.WxBaseURL = "http://" + o.MockwxAddr
 	}
-	if _, _, err := net.SplitHostPort(o.MockwxAddr); err != nil {
-		return fmt.Errorf("--mockwx-addr %q: want host:port", o.MockwxAddr)
+	if set.Source("app-secret") == config.FromDefault {
+		secret, err := randomSecret()
+		if err != nil {
+			return err
+		}
+		o.serve.AppSecret = secret
 	}
-	if !isLoopbackAddr(o.MockwxAddr) {
-		return fmt.Errorf("--mockwx-addr %q: the offline WeChat listens on loopback only", o.MockwxAddr)
-	}
-	placeholder := "http://" + o.MockwxAddr
-	if !fs.Changed("wx-base-url") {
-		// Validated below like any base URL; replaced by the real
-		// address once mockwx listens (the port may be 0).
-		o.serve.WxBaseURL = placeholder
-	}
-	// serve's resolve replaces this only with OA_WX_APP_SECRET or the file's.
-	secret, err := randomSecret()
-	if err != nil {
-		return err
-	}
-	o.serve.AppSecret = secret
-	if err := o.serve.resolve(fs, getenv); err != nil {
-		return err
-	}
-	o.mockIsWeChat = o.serve.WxBaseURL == placeholder
 	return nil
+}
+
+func (o *devOptions) validate() error {
+	if err := checkMockwxAddr("--mockwx-addr", o.MockwxAddr, false); err != nil {
+		return err
+	}
+	return o.serve.validate()
 }
 
 func randomSecret() (string, error) {
@@ -92,23 +101,11 @@ func randomSecret() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-func isLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	logger := f.logger()
-	ln, err := net.Listen("tcp", o.MockwxAddr)
+	ln, err := server.Listen(o.MockwxAddr, "--mockwx-addr")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.MockwxAddr, err)
+		return err
 	}
 	mockURL := "http://" + ln.Addr().String()
 	if o.mockIsWeChat {
@@ -126,7 +123,8 @@ func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	defer cancel()
 	mockDone := make(chan error, 1)
 	go func() {
-		mockDone <- serveUntilDone(ctx, newHTTPServer(mock, logger), ln, o.serve.ShutdownTimeout, logger)
+		lc := mockwxLifecycle(logger, o.serve.ShutdownTimeout)
+		mockDone <- lc.Serve(ctx, ln, mock)
 		cancel()
 	}()
 	serveErr := runServe(ctx, f, &o.serve, func(addr net.Addr) {

@@ -247,19 +247,28 @@ func upload(c *client, token string, name string, content []byte) (*http.Respons
 	return c.do("POST", "/wx/storage/upload", token, &body, w.FormDataContentType())
 }
 
-func TestDevAvatarUploadProfileInfo(t *testing.T) {
-	e := startDev(t)
-	tok := e.c.login(uniqueCode("carol"), nil).Token
-	img := tinyPNG(t)
-	resp, b := upload(e.c, tok, "avatar.png", img)
+type uploaded struct{ Key, URL string }
+
+// uploadOK uploads img as avatar.png and fails the test unless it worked.
+func uploadOK(t *testing.T, c *client, token string, img []byte) uploaded {
+	t.Helper()
+	resp, b := upload(c, token, "avatar.png", img)
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil || resp.StatusCode != 200 || env.Errno != 0 {
 		t.Fatalf("upload: HTTP %d %s", resp.StatusCode, b)
 	}
-	var up struct{ Key, URL string }
+	var up uploaded
 	if err := json.Unmarshal(env.Data, &up); err != nil {
 		t.Fatal(err)
 	}
+	return up
+}
+
+func TestDevAvatarUploadProfileInfo(t *testing.T) {
+	e := startDev(t)
+	tok := e.c.login(uniqueCode("carol"), nil).Token
+	img := tinyPNG(t)
+	up := uploadOK(t, e.c, tok, img)
 	if !strings.HasPrefix(up.URL, e.serve+"/wx/storage/fetch/") {
 		t.Fatalf("url %q is not absolute on %s", up.URL, e.serve)
 	}
@@ -565,5 +574,36 @@ func TestDevRoutingErrorsAndHealth(t *testing.T) {
 		if resp, _ := e.c.do("GET", path, "", nil, ""); resp.StatusCode != 200 {
 			t.Fatalf("%s: HTTP %d", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestDevStorageSettingsFromTheEnvironment: OA_STORAGE_DIR and
+// OA_PUBLIC_URL were once silently ignored (uploads went to ./oactl-files
+// under a Host-built URL). Every setting now has its variable.
+func TestDevStorageSettingsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(dir, "env-files")
+	addr, maddr := freeAddr(t), freeAddr(t)
+	p := startOactl(t, []string{"OA_STORAGE_DIR=" + files, "OA_PUBLIC_URL=https://oa.example.com"},
+		"dev", "--addr", addr, "--mockwx-addr", maddr, "--db", "sqlite:"+filepath.Join(dir, "oa.db"))
+	p.waitHealthy("http://" + addr + "/healthz")
+	c := newClient(t, "http://"+addr)
+	tok := c.login(uniqueCode("erin"), nil).Token
+	up := uploadOK(t, c, tok, tinyPNG(t))
+	if !strings.HasPrefix(up.URL, "https://oa.example.com/wx/storage/fetch/") {
+		t.Errorf("url %q does not use OA_PUBLIC_URL", up.URL)
+	}
+	stored := 0
+	_ = filepath.WalkDir(files, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			stored++
+		}
+		return nil
+	})
+	if stored == 0 {
+		t.Errorf("nothing stored under OA_STORAGE_DIR %s", files)
+	}
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatalf("dev did not exit cleanly: %v", err)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oactl/oactl/internal/testutil"
 )
 
 // The end-to-end tests run the built binary, as a user would, and talk to
@@ -51,30 +53,12 @@ func oactlBinary(t testing.TB) string {
 	return builtBin
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running oactl process.
 type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	out    *syncBuffer
-	errOut *syncBuffer
+	out    *testutil.Buffer
+	errOut *testutil.Buffer
 	done   chan struct{}
 	exit   error
 }
@@ -96,7 +80,7 @@ func startOactl(t testing.TB, env []string, args ...string) *proc {
 	cmd := exec.Command(oactlBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = t.TempDir()
-	p := &proc{t: t, cmd: cmd, out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, out: &testutil.Buffer{}, errOut: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

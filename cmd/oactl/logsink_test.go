@@ -5,10 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oactl/oactl/internal/testutil"
 )
 
 func TestLogSinkFlushesOnTimeAndOnClose(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	s := newLogSink(&out, 20*time.Millisecond)
 	s.Write([]byte("one\n"))
 	deadline := time.Now().Add(5 * time.Second)
@@ -32,7 +34,7 @@ func TestLogSinkFlushesOnTimeAndOnClose(t *testing.T) {
 }
 
 func TestLogSinkKeepsLinesWhole(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	s := newLogSink(&out, time.Millisecond)
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {

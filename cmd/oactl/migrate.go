@@ -12,15 +12,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 )
 
-func init() { register(newMigrateCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newMigrateCmd(f, nil) })
+}
 
 // maxLockTimeout is GET_LOCK's useful upper bound (DESIGN: 1..3600 s).
 const maxLockTimeout = time.Hour
 
-// migrateOptions are the flags of `oactl migrate` (SPEC §6, §9).
+// migrateOptions are the settings and arguments of `oactl migrate` and its
+// subcommands (SPEC §6, §9).
 type migrateOptions struct {
 	Action      string // up, down, status, check
 	DSN         string
@@ -37,11 +41,10 @@ type migrateOptions struct {
 	Open func(ctx context.Context) (*db.DB, error)
 }
 
-func newMigrateCmd(f *factory) *cobra.Command { return newMigrateCmdWith(f, nil) }
-
-// newMigrateCmdWith takes runF so that tests can capture the parsed options
-// without a database.
-func newMigrateCmdWith(f *factory, runF func(context.Context, *migrateOptions) error) *cobra.Command {
+// newMigrateCmd builds migrate and its subcommands up, down, status and
+// check, which share one options type: runF gets the options of whichever
+// runs.
+func newMigrateCmd(f *factory, runF func(*migrateOptions) error) *cobra.Command {
 	o := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
@@ -76,11 +79,12 @@ or failed findings (check). See docs/DBA.md.`,
 			return usageError("migrate needs a subcommand: up, down, status or check")
 		},
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.DSN, "db", db.DefaultDSN, "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (env OA_DB)")
-	pf.StringVar(&o.ConfigFile, "config", "", "YAML configuration file; oa.db is read from it (env OA_CONFIG)")
-	pf.DurationVar(&o.LockTimeout, "lock-timeout", db.DefaultLockTimeout, "how long to wait for another migrate run's lock, then exit 1")
-	pf.BoolVar(&o.JSON, "json", false, "print JSON (shapes in docs/DBA.md)")
+	// The settings are persistent flags: every subcommand takes them.
+	set := config.Settings.For("migrate", cmd.PersistentFlags())
+	set.String("db", &o.DSN)
+	set.String("config", &o.ConfigFile)
+	set.Duration("lock-timeout", &o.LockTimeout)
+	cmd.PersistentFlags().BoolVar(&o.JSON, "json", false, "print JSON (shapes in docs/DBA.md)")
 
 	sub := func(use, short, long, example string, flags func(*cobra.Command)) *cobra.Command {
 		c := &cobra.Command{
@@ -89,17 +93,17 @@ or failed findings (check). See docs/DBA.md.`,
 			RunE: func(c *cobra.Command, _ []string) error {
 				o.Action = strings.Fields(use)[0]
 				o.ToSet = c.Flags().Changed("to")
-				if err := o.validate(); err != nil {
+				if err := f.resolve(set); err != nil {
 					return err
 				}
-				if err := resolveDBFlag(c, f.io.Getenv, &o.ConfigFile); err != nil {
+				if err := o.validate(); err != nil {
 					return err
 				}
 				o.Open = func(ctx context.Context) (*db.DB, error) {
 					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger(), LockTimeout: o.LockTimeout})
 				}
 				if runF != nil {
-					return runF(c.Context(), o)
+					return runF(o)
 				}
 				return runMigrate(c.Context(), f.io, o)
 			},

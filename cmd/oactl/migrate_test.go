@@ -31,7 +31,7 @@ func TestMigrateFlags(t *testing.T) {
 	parse := func(env map[string]string, args ...string) (*migrateOptions, error) {
 		s, _, _ := testStdio(env)
 		var got *migrateOptions
-		cmd := newMigrateCmdWith(&factory{io: s}, func(_ context.Context, o *migrateOptions) error { got = o; return nil })
+		cmd := newMigrateCmd(&factory{io: s}, func(o *migrateOptions) error { got = o; return nil })
 		cmd.SetArgs(args)
 		cmd.SetOut(s.Out)
 		cmd.SetErr(s.Err)

@@ -2,22 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/mockwx"
+	"github.com/oactl/oactl/internal/server"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
-func init() { register(newMockwxCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newMockwxCmd(f, nil) })
+}
 
-// mockwxOptions are the flags of `oactl mockwx` (SPEC §9).
+// mockwxOptions are the settings of `oactl mockwx` (SPEC §9).
 type mockwxOptions struct {
+	ConfigFile  string
 	Addr        string
 	Seed        string
 	AppID       string
@@ -31,14 +35,26 @@ type mockwxOptions struct {
 	Ready func(url string)
 }
 
-func newMockwxCmd(f *factory) *cobra.Command {
-	return newMockwxCmdWith(f, nil)
+// Timeouts of mockwx's server: a slow~ directive may hold an answer for
+// 60 s, and at shutdown such held answers are cut rather than waited for.
+const (
+	mockwxWriteTimeout    = 90 * time.Second
+	mockwxShutdownTimeout = 5 * time.Second
+)
+
+// mockwxLifecycle is how mockwx is served, on its own or inside dev.
+func mockwxLifecycle(logger *slog.Logger, shutdown time.Duration) *server.Lifecycle {
+	return &server.Lifecycle{
+		Logger:          logger,
+		ShutdownTimeout: shutdown,
+		WriteTimeout:    mockwxWriteTimeout,
+		CutAtShutdown:   true,
+	}
 }
 
-// newMockwxCmdWith takes runF so that tests can capture the parsed options
-// without starting a server.
-func newMockwxCmdWith(f *factory, runF func(context.Context, *mockwxOptions) error) *cobra.Command {
+func newMockwxCmd(f *factory, runF func(*mockwxOptions) error) *cobra.Command {
 	o := &mockwxOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "mockwx",
 		Short: "Run an offline WeChat API with deterministic openids and fault injection",
@@ -54,45 +70,58 @@ See docs/MOCKWX.md.`,
   oactl mockwx openid alice --appid wx0000000000000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.CodeTTL <= 0 {
-				return usageError("--code-ttl must be positive")
+			if err := f.resolve(set); err != nil {
+				return err
 			}
-			if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
-				return usageError("--journal-size must be 1..1000000")
-			}
-			if err := checkListenAddr(o.Addr, o.AllowRemote); err != nil {
+			if err := o.validate(); err != nil {
 				return err
 			}
 			if runF != nil {
-				return runF(cmd.Context(), o)
+				return runF(o)
 			}
 			return runMockwx(cmd.Context(), f, o)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&o.Addr, "addr", "127.0.0.1:9090", "listen address (loopback unless --allow-remote)")
-	fl.StringVar(&o.Seed, "seed", mockwx.DefaultSeed, "seed of the openids, unionids and session keys")
-	fl.StringVar(&o.AppID, "appid", "", "the only appid accepted (default: any); helpers default to it")
-	fl.StringVar(&o.Secret, "secret", "", "the only app secret accepted (default: any)")
-	fl.BoolVar(&o.UnionID, "unionid", false, "answer unionid in jscode2session")
-	fl.DurationVar(&o.CodeTTL, "code-ttl", mockwx.DefaultCodeTTL, "how long a code stays usable; used codes are remembered twice as long")
-	fl.IntVar(&o.JournalSize, "journal-size", mockwx.DefaultJournalSize, "requests kept by /__mock/journal")
-	fl.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on a non-loopback address")
-	cmd.AddCommand(newMockwxOpenIDCmd(f))
+	set = config.Settings.For("mockwx", cmd.Flags())
+	set.String("config", &o.ConfigFile)
+	set.String("addr", &o.Addr)
+	set.String("seed", &o.Seed)
+	set.String("appid", &o.AppID)
+	set.String("secret", &o.Secret)
+	set.Bool("unionid", &o.UnionID)
+	set.Duration("code-ttl", &o.CodeTTL)
+	set.Int("journal-size", &o.JournalSize)
+	set.Bool("allow-remote", &o.AllowRemote)
+	cmd.AddCommand(newMockwxOpenIDCmd(f, nil))
 	return cmd
 }
 
-// checkListenAddr refuses a non-loopback address (an empty host means
-// every interface) unless allowed: mockwx accepts any secret.
-func checkListenAddr(addr string, allowRemote bool) error {
+func (o *mockwxOptions) validate() error {
+	if o.CodeTTL <= 0 {
+		return usageError("--code-ttl must be positive")
+	}
+	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
+		return usageError("--journal-size must be 1..1000000")
+	}
+	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
+}
+
+// checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
+// means every interface) unless allowRemote: mockwx accepts any secret.
+// flag names the setting in the error; only `oactl mockwx` has
+// --allow-remote.
+func checkMockwxAddr(flag, addr string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usageError("--addr %q: %v", addr, err)
+		return usageError("%s %q: want host:port", flag, addr)
 	}
-	if !allowRemote && !wechat.IsLoopbackHost(host) {
+	if allowRemote || wechat.IsLoopbackHost(host) {
+		return nil
+	}
+	if flag == "--addr" {
 		return usageError("--addr %q is not a loopback address: add --allow-remote to listen on it", addr)
 	}
-	return nil
+	return usageError("%s %q: the offline WeChat listens on loopback only", flag, addr)
 }
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
@@ -106,16 +135,9 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 		JournalSize: o.JournalSize,
 		Logger:      log,
 	})
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, err := server.Listen(o.Addr, "--addr")
 	if err != nil {
-		return fmt.Errorf("mockwx: %w", err)
-	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		// A slow~ directive may hold an answer for 60 s.
-		WriteTimeout: 90 * time.Second,
-		IdleTimeout:  120 * time.Second,
+		return err
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(f.io.Out, url)
@@ -123,28 +145,25 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 	if o.Ready != nil {
 		o.Ready(url)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("mockwx: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		// Requests held by slow~ directives: cut them off.
-		_ = hs.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := mockwxLifecycle(log, mockwxShutdownTimeout).Serve(ctx, ln, srv); err != nil {
 		return fmt.Errorf("mockwx: %w", err)
 	}
 	log.Info("mockwx stopped")
 	return nil
 }
 
-func newMockwxOpenIDCmd(f *factory) *cobra.Command {
-	var appid, seed string
+// mockwxOpenIDOptions are the settings and the argument of
+// `oactl mockwx openid`.
+type mockwxOpenIDOptions struct {
+	ConfigFile string
+	AppID      string
+	Seed       string
+	User       string
+}
+
+func newMockwxOpenIDCmd(f *factory, runF func(*mockwxOpenIDOptions) error) *cobra.Command {
+	o := &mockwxOpenIDOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "openid USER",
 		Short: "Print the openid mockwx gives USER, without a server",
@@ -152,22 +171,29 @@ func newMockwxOpenIDCmd(f *factory) *cobra.Command {
   oactl mockwx openid alice --appid wx0000000000000000 --seed other`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if appid == "" {
-				appid = f.io.Getenv("OA_WX_APP_ID")
-			}
-			if appid == "" {
-				// The appid `oactl dev` uses: "which openid does dev give
-				// alice?" is the common question.
-				appid = defaultDevAppID
+			if err := f.resolve(set); err != nil {
+				return err
 			}
 			if args[0] == "" {
 				return usageError("USER must not be empty")
 			}
-			_, err := fmt.Fprintln(f.io.Out, mockwx.OpenID(seed, appid, args[0]))
-			return err
+			o.User = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return runMockwxOpenID(f.io, o)
 		},
 	}
-	cmd.Flags().StringVar(&appid, "appid", "", "the appid (default $OA_WX_APP_ID, else oactl dev's "+defaultDevAppID+")")
-	cmd.Flags().StringVar(&seed, "seed", mockwx.DefaultSeed, "the seed mockwx runs with")
+	// The appid defaults to `oactl dev`'s: "which openid does dev give
+	// alice?" is the common question.
+	set = config.Settings.For("mockwx openid", cmd.Flags())
+	set.String("config", &o.ConfigFile)
+	set.String("appid", &o.AppID)
+	set.String("seed", &o.Seed)
 	return cmd
+}
+
+func runMockwxOpenID(s *stdio, o *mockwxOpenIDOptions) error {
+	_, err := fmt.Fprintln(s.Out, mockwx.OpenID(o.Seed, o.AppID, o.User))
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/oactl/oactl/internal/mockwx"
 )
 
@@ -19,6 +21,14 @@ func testStdio(env map[string]string) (*stdio, *bytes.Buffer, *bytes.Buffer) {
 		IsTerm: func() bool { return false },
 		Getenv: func(k string) string { return env[k] },
 	}, &out, &errb
+}
+
+// execute runs cmd with args on s's streams, as run does with the root.
+func execute(cmd *cobra.Command, s *stdio, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(s.Out)
+	cmd.SetErr(s.Err)
+	return cmd.Execute()
 }
 
 func TestMockwxOpenIDSubcommand(t *testing.T) {
@@ -58,7 +68,7 @@ func TestMockwxOpenIDSubcommand(t *testing.T) {
 func TestMockwxFlags(t *testing.T) {
 	s, _, _ := testStdio(nil)
 	var got *mockwxOptions
-	cmd := newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--secret", "sec", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -67,12 +77,12 @@ func TestMockwxFlags(t *testing.T) {
 	if got == nil || got.Ready != nil || !sameOptions(*got, want) {
 		t.Errorf("options %+v, want %+v", got, want)
 	}
-	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd = newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--addr", "0.0.0.0:0", "--allow-remote"})
 	if err := cmd.Execute(); err != nil || !got.AllowRemote {
 		t.Errorf("--allow-remote: %v, %+v", err, got)
 	}
-	cmd = newMockwxCmdWith(&factory{io: s}, func(_ context.Context, o *mockwxOptions) error { got = o; return nil })
+	cmd = newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
 	cmd.SetArgs(nil)
 	if err := cmd.Execute(); err != nil || got.Addr != "127.0.0.1:9090" || got.Seed != "oactl" || got.CodeTTL != 5*time.Minute || got.JournalSize != 1000 {
 		t.Errorf("defaults: %v, %+v", err, got)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/oactl/oactl/internal/config"
 )
 
 // Exit statuses are part of the contract (SPEC §9): scripts rely on them.
@@ -55,8 +57,14 @@ type stdio struct {
 	Out    io.Writer
 	Err    io.Writer
 	IsTerm func() bool // whether In and Out are a terminal
+	// Getenv is the environment. Commands never call it for settings:
+	// it is handed to the settings resolver (factory.resolve), and read
+	// here only for NO_COLOR, a terminal convention rather than a setting.
 	Getenv func(string) string
 }
+
+// noColor is the NO_COLOR convention (no-color.org): set and not empty.
+func (s *stdio) noColor() bool { return s.Getenv("NO_COLOR") != "" }
 
 func newStdio() *stdio {
 	return &stdio{
@@ -97,6 +105,15 @@ func (f *factory) logger() *slog.Logger {
 		f.log = slog.New(slog.NewTextHandler(f.sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	return f.log
+}
+
+// resolve fills a command's settings from the environment and the YAML
+// file (config.Set.Resolve); a bad value or file is a usage error.
+func (f *factory) resolve(set *config.Set) error {
+	if err := set.Resolve(f.io.Getenv); err != nil {
+		return withExit(exitUsage, err)
+	}
+	return nil
 }
 
 // close flushes the log.
@@ -140,6 +157,12 @@ terminal UI for support staff.`,
 // commands lists the constructors of the top-level commands; each command
 // file registers itself in an init function so that adding a command is a
 // one-file change.
+//
+// Every command has one shape, after the GitHub CLI's: newXCmd(f, runF)
+// parses its flags, resolves its settings (config.Settings) into an xOptions
+// and checks them; then it calls runF with the options, or, when runF is
+// nil (always, outside tests), the command's own runX. Tests capture the
+// options through runF: that is the one seam for flags and settings.
 var commands []func(*factory) *cobra.Command
 
 func register(newCmd func(*factory) *cobra.Command) { commands = append(commands, newCmd) }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	_ "time/tzdata" // --time-zone must work on machines without zoneinfo
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/config"
@@ -25,10 +23,12 @@ import (
 	"github.com/oactl/oactl/internal/wechat"
 )
 
-func init() { register(newServeCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newServeCmd(f, nil) })
+}
 
-// serveOptions is everything `oactl serve` is told. Flags bind to it
-// directly; config.Resolve fills what flags left alone from OA_* and YAML.
+// serveOptions is everything `oactl serve` is told. Its settings are bound
+// from config.Settings (bindServeSettings); validate parses what needs it.
 type serveOptions struct {
 	Addr              string
 	DB                string
@@ -54,31 +54,13 @@ type serveOptions struct {
 	sealer  *keyseal.Sealer // nil: session keys are stored as they are
 }
 
-// settings names the environment variables and YAML keys of serve's flags.
-// The YAML keys follow the seed's application.yml (oa.wx.app-id, ...).
-var serveSettings = []config.Setting{
-	{Flag: "addr", Env: "OA_ADDR", YAML: "oa.addr"},
-	{Flag: "db", Env: "OA_DB", YAML: "oa.db"},
-	{Flag: "wx-base-url", Env: "OA_WX_BASE_URL", YAML: "oa.wx.base-url"},
-	{Flag: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id"},
-	{Flag: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl"},
-	{Flag: "wx-timeout", YAML: "oa.wx.timeout"},
-	{Flag: "login-rate", YAML: "oa.login-rate"},
-	{Flag: "trusted-proxy", YAML: "oa.trusted-proxy"},
-	{Flag: "time-zone", Env: "OA_TIME_ZONE", YAML: "oa.time-zone"},
-	{Flag: "storage-dir", YAML: "oa.storage-dir"},
-	{Flag: "public-url", YAML: "oa.public-url"},
-	{Flag: "shutdown-timeout", YAML: "oa.shutdown-timeout"},
-	{Flag: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", YAML: "oa.session-key-secret", Secret: true},
-	{Flag: "session-retention", YAML: "oa.session-retention"},
-}
-
 // defaultDevAppID is the appid `oactl dev` gives both sides, so that
 // openids stay the same across restarts on one database.
-const defaultDevAppID = "wxoactldev00000000"
+const defaultDevAppID = config.DevAppID
 
-func newServeCmd(f *factory) *cobra.Command {
+func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	o := &serveOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the login server",
@@ -102,63 +84,42 @@ it never shows in a process listing.`,
   OA_WX_APP_SECRET=s oactl serve --appid wx1234567890abcdef --wx-base-url http://127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.resolve(cmd.Flags(), f.io.Getenv); err != nil {
+			if err := f.resolve(set); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
+			}
+			if runF != nil {
+				return runF(o)
 			}
 			return runServe(cmd.Context(), f, o, nil)
 		},
 	}
-	addServeFlags(cmd.Flags(), o, "127.0.0.1:8080")
+	set = config.Settings.For("serve", cmd.Flags())
+	bindServeSettings(set, o)
 	return cmd
 }
 
-func addServeFlags(fs *pflag.FlagSet, o *serveOptions, addr string) {
-	fs.StringVar(&o.Addr, "addr", addr, "address to listen on (host:port)")
-	fs.StringVar(&o.DB, "db", "sqlite:oactl.db", "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN")
-	fs.StringVar(&o.WxBaseURL, "wx-base-url", "https://api.weixin.qq.com", "WeChat API base URL (https unless loopback)")
-	fs.StringVar(&o.AppID, "appid", "", "the mini-program's appid")
-	fs.StringVar(&o.ConfigFile, "config", "", "YAML configuration file (env OA_CONFIG)")
-	fs.DurationVar(&o.TokenTTL, "token-ttl", 24*time.Hour, "token lifetime")
-	fs.DurationVar(&o.WxTimeout, "wx-timeout", 4*time.Second, "timeout of each call to WeChat")
-	fs.Float64Var(&o.LoginRate, "login-rate", 10, "logins per second per client address (burst twice that); 0 turns the limit off")
-	fs.StringSliceVar(&o.TrustedProxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
-	fs.StringVar(&o.TimeZone, "time-zone", "Local", "zone of wx_user's datetime columns and of tokenExpire")
-	fs.StringVar(&o.StorageDir, "storage-dir", "./oactl-files", "directory for uploaded avatar images")
-	fs.StringVar(&o.PublicURL, "public-url", "", "absolute base URL of this server for upload URLs (default: from the request's Host)")
-	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on SIGINT/SIGTERM")
-	fs.StringSliceVar(&o.SessionKeySecrets, "session-key-secret", nil, "encrypt stored session_keys; several (comma-separated): the first encrypts, all decrypt (rotation)")
-	fs.DurationVar(&o.SessionRetention, "session-retention", 30*24*time.Hour, "how long expired sessions are kept before they are deleted")
-	fs.DurationVar(&o.PurgeInterval, "purge-interval", time.Hour, "how often expired sessions are purged")
-	_ = fs.MarkHidden("purge-interval")
-}
-
-// resolve fills the options from env and the config file and checks them.
-func (o *serveOptions) resolve(fs *pflag.FlagSet, getenv func(string) string) error {
-	file, err := loadConfigFile(o.ConfigFile, getenv)
-	if err != nil {
-		return err
-	}
-	if err := config.Resolve(serveSettings, fs, getenv, file); err != nil {
-		return err
-	}
-	if v := getenv("OA_WX_APP_SECRET"); v != "" {
-		o.AppSecret = v
-	} else if file != nil {
-		if v, ok := file.Lookup("oa.wx.app-secret"); ok {
-			o.AppSecret = v
-		}
-	}
-	return o.validate()
-}
-
-func loadConfigFile(path string, getenv func(string) string) (*config.File, error) {
-	if path == "" {
-		path = getenv("OA_CONFIG")
-	}
-	if path == "" {
-		return nil, nil
-	}
-	return config.Load(path)
+// bindServeSettings binds the settings serve and dev share.
+func bindServeSettings(set *config.Set, o *serveOptions) {
+	set.String("config", &o.ConfigFile)
+	set.String("addr", &o.Addr)
+	set.String("db", &o.DB)
+	set.String("wx-base-url", &o.WxBaseURL)
+	set.String("appid", &o.AppID)
+	set.String("app-secret", &o.AppSecret)
+	set.Duration("token-ttl", &o.TokenTTL)
+	set.Duration("wx-timeout", &o.WxTimeout)
+	set.Float("login-rate", &o.LoginRate)
+	set.Strings("trusted-proxy", &o.TrustedProxies)
+	set.String("time-zone", &o.TimeZone)
+	set.String("storage-dir", &o.StorageDir)
+	set.String("public-url", &o.PublicURL)
+	set.Duration("shutdown-timeout", &o.ShutdownTimeout)
+	set.Strings("session-key-secret", &o.SessionKeySecrets)
+	set.Duration("session-retention", &o.SessionRetention)
+	set.Duration("purge-interval", &o.PurgeInterval)
 }
 
 func (o *serveOptions) validate() error {
@@ -322,21 +283,20 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		PublicURL:      o.PublicURL,
 	})
 
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, err := server.Listen(o.Addr, "--addr")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+		return err
 	}
-	srv := newHTTPServer(handler, logger)
 	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL, "appid", o.AppID)
 	if ready != nil {
 		ready(ln.Addr())
 	}
-
-	purgeCtx, stopPurge := context.WithCancel(ctx)
-	defer stopPurge()
-	go purgeLoop(purgeCtx, svc, o.PurgeInterval, o.SessionRetention, logger)
-
-	return serveUntilDone(ctx, srv, ln, o.ShutdownTimeout, logger)
+	lc := server.Lifecycle{
+		Logger:          logger,
+		ShutdownTimeout: o.ShutdownTimeout,
+		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
+	}
+	return lc.Serve(ctx, ln, handler)
 }
 
 // openServeDB opens the database. The embedded SQLite default is created
@@ -375,58 +335,16 @@ func redactDSN(dsn string) string {
 	return c.Redacted()
 }
 
-func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler: h,
-		// A slow client must not hold a connection forever; uploads are
-		// at most 2 MiB, which a phone sends well within these bounds.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-}
-
-// serveUntilDone serves on ln until ctx ends, then lets in-flight requests
-// finish for up to timeout.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutdown: in-flight requests did not finish within %v", timeout)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
-	}
-	return nil
-}
-
-func purgeLoop(ctx context.Context, svc *auth.Service, every, retention time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+// purgeJob deletes the sessions that expired more than retention ago.
+// Every serve process runs it; the delete is idempotent.
+func purgeJob(svc *auth.Service, retention time.Duration, logger *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
 		n, err := svc.PurgeExpired(ctx, retention)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			logger.Warn("purge expired sessions", "err", err)
 		case n > 0:
 			logger.Info("purged expired sessions", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -101,3 +101,41 @@ oa:
 		t.Fatal("the log holds the app secret")
 	}
 }
+
+// TestDevDefaultsUnlessASourceSaysOtherwise: dev's own appid, made-up
+// secret and in-process mockwx give way to any source of the setting.
+func TestDevDefaultsUnlessASourceSaysOtherwise(t *testing.T) {
+	parse := func(env map[string]string, args ...string) *devOptions {
+		t.Helper()
+		s, _, errb := testStdio(env)
+		var got *devOptions
+		cmd := newDevCmd(&factory{io: s}, func(o *devOptions) error { got = o; return nil })
+		if err := execute(cmd, s, args...); err != nil {
+			t.Fatalf("%v: %v %s", args, err, errb)
+		}
+		return got
+	}
+	o := parse(nil)
+	if !o.mockIsWeChat || o.serve.WxBaseURL != "http://127.0.0.1:9090" || o.serve.AppID != defaultDevAppID || len(o.serve.AppSecret) != 32 {
+		t.Errorf("defaults: mock %v url %q appid %q secret of %d bytes", o.mockIsWeChat, o.serve.WxBaseURL, o.serve.AppID, len(o.serve.AppSecret))
+	}
+	if other := parse(nil); other.serve.AppSecret == o.serve.AppSecret {
+		t.Error("two runs made the same secret")
+	}
+	yml := filepath.Join(t.TempDir(), "dev.yml")
+	if err := os.WriteFile(yml, []byte("oa:\n  wx:\n    base-url: http://127.0.0.1:7\n    app-secret: from-yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*devOptions{
+		parse(map[string]string{"OA_WX_BASE_URL": "http://127.0.0.1:7", "OA_WX_APP_SECRET": "from-yaml"}),
+		parse(nil, "--config", yml),
+		parse(map[string]string{"OA_CONFIG": yml}),
+	} {
+		if o.mockIsWeChat || o.serve.WxBaseURL != "http://127.0.0.1:7" || o.serve.AppSecret != "from-yaml" {
+			t.Errorf("a source gave the base URL and secret: mock %v url %q secret %q", o.mockIsWeChat, o.serve.WxBaseURL, o.serve.AppSecret)
+		}
+	}
+	if o := parse(nil, "--wx-base-url", "http://127.0.0.1:9090"); o.mockIsWeChat {
+		t.Error("--wx-base-url equal to mockwx's address still counts as told")
+	}
+}

@@ -15,11 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/inspect"
 )
 
-func init() { register(newSessionsCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newSessionsCmd(f, nil) })
+}
 
 // sessionStore is what the sessions commands need from the database.
 type sessionStore interface {
@@ -27,7 +30,7 @@ type sessionStore interface {
 	Close() error
 }
 
-// sessionsOptions are the flags every sessions command shares. Open is
+// sessionsOptions are the settings every sessions command has. Open is
 // called only when a command runs, so --help and flag errors never touch
 // the database.
 type sessionsOptions struct {
@@ -35,6 +38,17 @@ type sessionsOptions struct {
 	ConfigFile string
 	Open       func(ctx context.Context) (sessionStore, error)
 	Now        func() time.Time
+}
+
+// bindSessionsDB binds --db and --config, each sessions command's own (so
+// that each subcommand stands alone, with its own runF), and the lazy
+// opener of the database they name.
+func bindSessionsDB(set *config.Set) *sessionsOptions {
+	o := &sessionsOptions{Now: time.Now}
+	set.String("db", &o.DSN)
+	set.String("config", &o.ConfigFile)
+	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN) }
+	return o
 }
 
 // sessionsTUIOptions: bare `oactl sessions`.
@@ -66,14 +80,6 @@ type sessionsPurgeOptions struct {
 	ExpiredBefore time.Duration
 }
 
-// sessionsRunners replace the commands' bodies in flag-parsing tests.
-type sessionsRunners struct {
-	tui    func(*sessionsTUIOptions) error
-	list   func(*sessionsListOptions) error
-	revoke func(*sessionsRevokeOptions) error
-	purge  func(*sessionsPurgeOptions) error
-}
-
 const (
 	maxSearchLen  = 256
 	maxReasonLen  = 255
@@ -81,20 +87,9 @@ const (
 	defaultReason = "support"
 )
 
-func newSessionsCmd(f *factory) *cobra.Command { return newSessionsCmdWith(f, sessionsRunners{}) }
-
-func newSessionsCmdWith(f *factory, r sessionsRunners) *cobra.Command {
-	o := &sessionsOptions{Now: time.Now}
-	tui := &sessionsTUIOptions{sessionsOptions: o}
-	// prepare resolves --db and sets the lazy opener; every subcommand
-	// runs it first.
-	prepare := func(c *cobra.Command) error {
-		if err := resolveDBFlag(c, f.io.Getenv, &o.ConfigFile); err != nil {
-			return err
-		}
-		o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN) }
-		return nil
-	}
+func newSessionsCmd(f *factory, runF func(*sessionsTUIOptions) error) *cobra.Command {
+	tui := &sessionsTUIOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "Inspect and revoke login sessions (a terminal UI, or list/revoke/purge for scripts)",
@@ -116,34 +111,34 @@ oactl sessions list. It never shows a session_key or a token.`,
   oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := prepare(c); err != nil {
+			if err := f.resolve(set); err != nil {
 				return err
 			}
 			if tui.Refresh < 0 {
 				return usageError("--refresh must not be negative")
 			}
-			if r.tui != nil {
-				return r.tui(tui)
+			if runF != nil {
+				return runF(tui)
 			}
 			if !f.io.IsTerm() {
-				return runSessionsList(c.Context(), f.io, &sessionsListOptions{sessionsOptions: o, State: auth.StateAll, Limit: 1000})
+				return runSessionsList(c.Context(), f.io, &sessionsListOptions{sessionsOptions: tui.sessionsOptions, State: auth.StateAll, Limit: 1000})
 			}
 			return runSessionsTUI(c.Context(), f.io, tui)
 		},
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.DSN, "db", db.DefaultDSN, "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (env OA_DB)")
-	pf.StringVar(&o.ConfigFile, "config", "", "YAML configuration file; oa.db is read from it (env OA_CONFIG)")
-	cmd.Flags().BoolVar(&tui.ReadOnly, "read-only", false, "hide and refuse revocation")
-	cmd.Flags().DurationVar(&tui.Refresh, "refresh", 10*time.Second, "reload the table this often (0: only on r)")
+	set = config.Settings.For("sessions", cmd.Flags())
+	tui.sessionsOptions = bindSessionsDB(set)
+	set.Bool("read-only", &tui.ReadOnly)
+	set.Duration("refresh", &tui.Refresh)
 
-	cmd.AddCommand(newSessionsListCmd(f, o, prepare, r.list), newSessionsRevokeCmd(f, o, prepare, r.revoke),
-		newSessionsPurgeCmd(f, o, prepare, r.purge), newSessionsRekeyCmd(f))
+	cmd.AddCommand(newSessionsListCmd(f, nil), newSessionsRevokeCmd(f, nil),
+		newSessionsPurgeCmd(f, nil), newSessionsRekeyCmd(f, nil))
 	return cmd
 }
 
-func newSessionsListCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsListOptions) error) *cobra.Command {
-	lo := &sessionsListOptions{sessionsOptions: o}
+func newSessionsListCmd(f *factory, runF func(*sessionsListOptions) error) *cobra.Command {
+	lo := &sessionsListOptions{}
+	var set *config.Set
 	var state string
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -158,7 +153,7 @@ with --json) and exit status 0.`,
   oactl sessions list --user 42 --limit 0   # every session of user 42`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := prepare(c); err != nil {
+			if err := f.resolve(set); err != nil {
 				return err
 			}
 			st, err := parseState(state)
@@ -180,6 +175,8 @@ with --json) and exit status 0.`,
 			return runSessionsList(c.Context(), f.io, lo)
 		},
 	}
+	set = config.Settings.For("sessions list", cmd.Flags())
+	lo.sessionsOptions = bindSessionsDB(set)
 	cmd.Flags().BoolVar(&lo.JSON, "json", false, "print a JSON array")
 	cmd.Flags().StringVar(&state, "state", "all", "active, expired, revoked or all")
 	cmd.Flags().Int64Var(&lo.UserID, "user", 0, "only this user id's sessions")
@@ -188,8 +185,9 @@ with --json) and exit status 0.`,
 	return cmd
 }
 
-func newSessionsRevokeCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsRevokeOptions) error) *cobra.Command {
-	ro := &sessionsRevokeOptions{sessionsOptions: o}
+func newSessionsRevokeCmd(f *factory, runF func(*sessionsRevokeOptions) error) *cobra.Command {
+	ro := &sessionsRevokeOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "revoke ID... | --user ID",
 		Short: "Revoke sessions by id, or every session of a user",
@@ -200,7 +198,7 @@ unrevoked session matched.`,
 		Example: `  oactl sessions revoke 1203 1204
   oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := prepare(c); err != nil {
+			if err := f.resolve(set); err != nil {
 				return err
 			}
 			for _, a := range args {
@@ -230,14 +228,17 @@ unrevoked session matched.`,
 			return runSessionsRevoke(c.Context(), f.io, ro)
 		},
 	}
+	set = config.Settings.For("sessions revoke", cmd.Flags())
+	ro.sessionsOptions = bindSessionsDB(set)
 	cmd.Flags().Int64Var(&ro.UserID, "user", 0, "revoke every unrevoked session of this user id")
 	cmd.Flags().StringVar(&ro.Reason, "reason", defaultReason, "stored as revoke_reason")
 	cmd.Flags().BoolVarP(&ro.Yes, "yes", "y", false, "do not ask")
 	return cmd
 }
 
-func newSessionsPurgeCmd(f *factory, o *sessionsOptions, prepare func(*cobra.Command) error, runF func(*sessionsPurgeOptions) error) *cobra.Command {
-	po := &sessionsPurgeOptions{sessionsOptions: o}
+func newSessionsPurgeCmd(f *factory, runF func(*sessionsPurgeOptions) error) *cobra.Command {
+	po := &sessionsPurgeOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "purge --expired-before DURATION",
 		Short: "Delete sessions that expired more than DURATION ago",
@@ -247,7 +248,7 @@ not expired yet are kept. Exit status 4 when nothing was deleted.`,
 		Example: `  oactl sessions purge --expired-before 720h`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := prepare(c); err != nil {
+			if err := f.resolve(set); err != nil {
 				return err
 			}
 			if !c.Flags().Changed("expired-before") {
@@ -262,6 +263,8 @@ not expired yet are kept. Exit status 4 when nothing was deleted.`,
 			return runSessionsPurge(c.Context(), f.io, po)
 		},
 	}
+	set = config.Settings.For("sessions purge", cmd.Flags())
+	po.sessionsOptions = bindSessionsDB(set)
 	cmd.Flags().DurationVar(&po.ExpiredBefore, "expired-before", 0, "delete sessions that expired more than this long ago")
 	return cmd
 }
@@ -321,7 +324,7 @@ func runSessionsTUI(ctx context.Context, s *stdio, o *sessionsTUIOptions) error 
 		ReadOnly: o.ReadOnly,
 		Refresh:  o.Refresh,
 		Debounce: 150 * time.Millisecond,
-	}, s.In, s.Out, s.Getenv("NO_COLOR") != "")
+	}, s.In, s.Out, s.noColor())
 }
 
 // sessionJSON is one element of `sessions list --json` (SPEC §7).
@@ -428,7 +431,7 @@ func runSessionsRevoke(ctx context.Context, s *stdio, o *sessionsRevokeOptions) 
 		for i, id := range o.IDs {
 			parts[i] = strconv.FormatInt(id, 10)
 		}
-		what = "session" + map[bool]string{true: "s", false: ""}[len(o.IDs) > 1] + " " + strings.Join(parts, ", ")
+		what = "session" + inspect.Plural(int64(len(o.IDs))) + " " + strings.Join(parts, ", ")
 	}
 	if !o.Yes {
 		if !s.IsTerm() {
@@ -461,7 +464,7 @@ func runSessionsRevoke(ctx context.Context, s *stdio, o *sessionsRevokeOptions) 
 	if n == 0 {
 		return withExit(exitNoMatch, fmt.Errorf("nothing matched: no unrevoked session in %s", what))
 	}
-	fmt.Fprintf(s.Out, "revoked %d session%s\n", n, map[bool]string{true: "s", false: ""}[n != 1])
+	fmt.Fprintf(s.Out, "revoked %d session%s\n", n, inspect.Plural(n))
 	return nil
 }
 
@@ -493,6 +496,6 @@ func runSessionsPurge(ctx context.Context, s *stdio, o *sessionsPurgeOptions) er
 	if n == 0 {
 		return withExit(exitNoMatch, fmt.Errorf("nothing matched: no session expired before %s", utcText(before)))
 	}
-	fmt.Fprintf(s.Out, "purged %d session%s that expired before %s\n", n, map[bool]string{true: "s", false: ""}[n != 1], utcText(before))
+	fmt.Fprintf(s.Out, "purged %d session%s that expired before %s\n", n, inspect.Plural(n), utcText(before))
 	return nil
 }

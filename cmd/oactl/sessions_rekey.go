@@ -1,30 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/keyseal"
 )
 
+// rekeyOptions are the settings of `oactl sessions rekey`.
 type rekeyOptions struct {
-	Secrets []string
+	DSN        string
+	ConfigFile string
+	Secrets    []string
+
+	sealer *keyseal.Sealer // parsed by validate; never nil after it
 }
 
 // newSessionsRekeyCmd re-encrypts stored session_keys with the first
 // --session-key-secret: the middle step of a key rotation, and the way
 // to encrypt keys stored before a secret was configured.
-func newSessionsRekeyCmd(f *factory) *cobra.Command {
+func newSessionsRekeyCmd(f *factory, runF func(*rekeyOptions) error) *cobra.Command {
 	o := &rekeyOptions{}
+	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "rekey",
 		Short: "Re-encrypt stored session_keys with the first --session-key-secret",
 		Long: `rekey rewrites every stored session_key so that it is sealed with the first
-secret of --session-key-secret (or OA_SESSION_KEY_SECRET). Keys sealed with any
+secret of --session-key-secret (or OA_SESSION_KEY_SECRET, or
+oa.session-key-secret in --config, as serve reads it). Keys sealed with any
 of the other secrets, and keys stored unencrypted before a secret was set, are
 opened and sealed again; keys already sealed with the first secret are left
 alone, so rekey can run again after an interruption.
@@ -36,25 +44,26 @@ Rotation:
 		Example: `  OA_SESSION_KEY_SECRET=new-secret,old-secret oactl sessions rekey --db 'mysql://oa:pw@127.0.0.1:3306/oa'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// --db and --config are the parent's persistent flags.
-			configFile, _ := cmd.Flags().GetString("config")
-			if err := resolveDBFlag(cmd, f.io.Getenv, &configFile); err != nil {
+			if err := f.resolve(set); err != nil {
 				return err
 			}
-			dsn, _ := cmd.Flags().GetString("db")
-			if !cmd.Flags().Changed("session-key-secret") {
-				if v := f.io.Getenv("OA_SESSION_KEY_SECRET"); v != "" {
-					o.Secrets = strings.Split(v, ",")
-				}
+			if err := o.validate(); err != nil {
+				return err
 			}
-			return runRekey(cmd, f, dsn, o)
+			if runF != nil {
+				return runF(o)
+			}
+			return runRekey(cmd.Context(), f.io, o)
 		},
 	}
-	cmd.Flags().StringSliceVar(&o.Secrets, "session-key-secret", nil, "NEW[,OLD...]: the first seals, all open (env OA_SESSION_KEY_SECRET)")
+	set = config.Settings.For("sessions rekey", cmd.Flags())
+	set.String("db", &o.DSN)
+	set.String("config", &o.ConfigFile)
+	set.Strings("session-key-secret", &o.Secrets)
 	return cmd
 }
 
-func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error {
+func (o *rekeyOptions) validate() error {
 	sealer, err := newSealer(o.Secrets)
 	if err != nil {
 		return withExit(exitUsage, err)
@@ -62,13 +71,19 @@ func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error
 	if sealer == nil {
 		return usageError("rekey needs --session-key-secret (or OA_SESSION_KEY_SECRET)")
 	}
-	d, err := db.Open(cmd.Context(), dsn, db.Options{})
+	o.sealer = sealer
+	return nil
+}
+
+func runRekey(ctx context.Context, s *stdio, o *rekeyOptions) error {
+	d, err := db.Open(ctx, o.DSN, db.Options{})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer d.Close()
+	sealer := o.sealer
 	current := sealer.SealingKeyID()
-	n, err := d.RekeySessionKeys(cmd.Context(), func(tokenHash, stored string) (string, bool, error) {
+	n, err := d.RekeySessionKeys(ctx, func(tokenHash, stored string) (string, bool, error) {
 		if stored == "" || keyseal.SealedKeyID(stored) == current {
 			return stored, false, nil
 		}
@@ -85,6 +100,6 @@ func runRekey(cmd *cobra.Command, f *factory, dsn string, o *rekeyOptions) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f.io.Out, "re-encrypted %d session keys with key %s\n", n, current)
+	fmt.Fprintf(s.Out, "re-encrypted %d session keys with key %s\n", n, current)
 	return nil
 }

@@ -25,22 +25,31 @@ type captured struct {
 	purge  *sessionsPurgeOptions
 }
 
+// parseSessions runs `oactl sessions ARGS` with every command's runF
+// capturing its options: args[0] picks the subcommand, as cobra would.
 func parseSessions(t *testing.T, env map[string]string, term bool, args ...string) (captured, int, string) {
 	t.Helper()
 	s, _, errb := testStdio(env)
 	s.IsTerm = func() bool { return term }
+	f := &factory{io: s}
 	var c captured
-	cmd := newSessionsCmdWith(&factory{io: s}, sessionsRunners{
-		tui:    func(o *sessionsTUIOptions) error { c.tui = o; return nil },
-		list:   func(o *sessionsListOptions) error { c.list = o; return nil },
-		revoke: func(o *sessionsRevokeOptions) error { c.revoke = o; return nil },
-		purge:  func(o *sessionsPurgeOptions) error { c.purge = o; return nil },
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(s.Out)
-	cmd.SetErr(s.Err)
+	var cmd *cobra.Command
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	switch sub {
+	case "list":
+		cmd, args = newSessionsListCmd(f, func(o *sessionsListOptions) error { c.list = o; return nil }), args[1:]
+	case "revoke":
+		cmd, args = newSessionsRevokeCmd(f, func(o *sessionsRevokeOptions) error { c.revoke = o; return nil }), args[1:]
+	case "purge":
+		cmd, args = newSessionsPurgeCmd(f, func(o *sessionsPurgeOptions) error { c.purge = o; return nil }), args[1:]
+	default:
+		cmd = newSessionsCmd(f, func(o *sessionsTUIOptions) error { c.tui = o; return nil })
+	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(exitUsage, err) })
-	err := cmd.Execute()
+	err := execute(cmd, s, args...)
 	return c, exitCode(err, errb), errb.String()
 }
 

@@ -11,18 +11,33 @@ import (
 // otherwise it comes from the module's build information.
 var version = ""
 
-func init() { register(newVersionCmd) }
+func init() {
+	register(func(f *factory) *cobra.Command { return newVersionCmd(f, nil) })
+}
 
-func newVersionCmd(f *factory) *cobra.Command {
+// versionOptions is what `oactl version` prints; it has no settings.
+type versionOptions struct {
+	Version string
+}
+
+func newVersionCmd(f *factory, runF func(*versionOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print oactl's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(f.io.Out, "oactl", buildVersion())
-			return err
+			o := &versionOptions{Version: buildVersion()}
+			if runF != nil {
+				return runF(o)
+			}
+			return runVersion(f.io, o)
 		},
 	}
+}
+
+func runVersion(s *stdio, o *versionOptions) error {
+	_, err := fmt.Fprintln(s.Out, "oactl", o.Version)
+	return err
 }
 
 func buildVersion() string {

@@ -1,7 +1,10 @@
-// Package config resolves oactl's settings from, in order of precedence,
-// command-line flags, OA_* environment variables, a YAML file and
-// defaults. The YAML file may be the seed's Spring application.yml: only
-// keys under "oa" are read, everything else (spring.*, ...) is ignored.
+// Package config is oactl's settings table and its resolver. Every setting
+// of every command is one row of Settings (flag, OA_* variable, YAML key,
+// default, usage); commands register their flags from it and read the
+// environment and the YAML file only through Set.Resolve, in order of
+// precedence: flag, environment, file, default. The YAML file may be the
+// seed's Spring application.yml: only keys under "oa" are read, everything
+// else (spring.*, ...) is ignored.
 package config
 
 import (
@@ -12,64 +15,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
 
 // MaxFileSize bounds a configuration file: a real one is a few hundred
 // bytes, and a huge one is a mistake (or an attack on the YAML parser).
 const MaxFileSize = 1 << 20
-
-// Setting ties a flag to its other two names: Env, the environment
-// variable ("" for none), and YAML, the dotted path in the file ("" for
-// none). The flag's own parser reads env and YAML text too, so a value
-// means the same wherever it is written.
-type Setting struct {
-	Flag   string
-	Env    string
-	YAML   string
-	Secret bool // never echo the value in errors
-}
-
-// Resolve fills every flag that was not given on the command line from the
-// environment, else from file (may be nil); flags untouched by all three
-// keep their defaults. getenv is os.Getenv in production.
-func Resolve(settings []Setting, flags *pflag.FlagSet, getenv func(string) string, file *File) error {
-	for _, s := range settings {
-		f := flags.Lookup(s.Flag)
-		if f == nil {
-			return fmt.Errorf("config: no flag --%s", s.Flag)
-		}
-		if f.Changed {
-			continue
-		}
-		val, src, ok := lookup(s, getenv, file)
-		if !ok {
-			continue
-		}
-		if err := f.Value.Set(val); err != nil {
-			if s.Secret {
-				return fmt.Errorf("%s: invalid value", src)
-			}
-			return fmt.Errorf("%s: invalid value %q: %w", src, val, err)
-		}
-	}
-	return nil
-}
-
-func lookup(s Setting, getenv func(string) string, file *File) (val, src string, ok bool) {
-	if s.Env != "" && getenv != nil {
-		if v := getenv(s.Env); v != "" {
-			return v, s.Env, true
-		}
-	}
-	if s.YAML != "" && file != nil {
-		if v, ok := file.Lookup(s.YAML); ok {
-			return v, file.Path + ": " + s.YAML, true
-		}
-	}
-	return "", "", false
-}
 
 // File is a parsed YAML configuration file.
 type File struct {

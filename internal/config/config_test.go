@@ -18,22 +18,24 @@ type opts struct {
 	secret  string
 }
 
-func newFlags(o *opts) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "")
-	fs.StringVar(&o.appid, "appid", "", "")
-	fs.DurationVar(&o.ttl, "token-ttl", 24*time.Hour, "")
-	fs.StringSliceVar(&o.proxies, "trusted-proxy", nil, "")
-	fs.StringVar(&o.secret, "session-key-secret", "", "")
-	return fs
+// settings is a small table of the real table's shapes.
+var settings = Table{
+	{Name: "addr", Env: "OA_ADDR", YAML: "oa.addr", Default: "127.0.0.1:8080", Commands: []string{"t"}},
+	{Name: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id", Commands: []string{"t"}},
+	{Name: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl", Default: "24h", Commands: []string{"t"}},
+	{Name: "trusted-proxy", YAML: "oa.trusted-proxy", Commands: []string{"t"}},
+	{Name: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", Secret: true, Commands: []string{"t"}},
 }
 
-var settings = []Setting{
-	{Flag: "addr", Env: "OA_ADDR", YAML: "oa.addr"},
-	{Flag: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id"},
-	{Flag: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl"},
-	{Flag: "trusted-proxy", YAML: "oa.trusted-proxy"},
-	{Flag: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", Secret: true},
+func newFlags(o *opts) (*pflag.FlagSet, *Set) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	s := settings.For("t", fs)
+	s.String("addr", &o.addr)
+	s.String("appid", &o.appid)
+	s.Duration("token-ttl", &o.ttl)
+	s.Strings("trusted-proxy", &o.proxies)
+	s.String("session-key-secret", &o.secret)
+	return fs, s
 }
 
 // seedYAML is the seed's application.yml layout, with Spring keys around it.
@@ -75,11 +77,11 @@ func TestPrecedenceFlagsThenEnvThenFileThenDefault(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var o opts
-			fs := newFlags(&o)
+			fs, set := newFlags(&o)
 			if err := fs.Parse(tt.args); err != nil {
 				t.Fatal(err)
 			}
-			if err := Resolve(settings, fs, env(tt.env), file); err != nil {
+			if err := set.resolveWith(env(tt.env), file); err != nil {
 				t.Fatal(err)
 			}
 			if o.appid != tt.wantAppID || o.ttl != tt.wantTTL || o.addr != tt.wantAddr {
@@ -91,8 +93,8 @@ func TestPrecedenceFlagsThenEnvThenFileThenDefault(t *testing.T) {
 
 func TestDefaultsWithoutAnySource(t *testing.T) {
 	var o opts
-	fs := newFlags(&o)
-	if err := Resolve(settings, fs, env(nil), nil); err != nil {
+	_, set := newFlags(&o)
+	if err := set.resolveWith(env(nil), nil); err != nil {
 		t.Fatal(err)
 	}
 	if o.addr != "127.0.0.1:8080" || o.ttl != 24*time.Hour || o.appid != "" {
@@ -106,8 +108,8 @@ func TestYAMLListsAndRelaxedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var o opts
-	fs := newFlags(&o)
-	if err := Resolve(settings, fs, env(nil), file); err != nil {
+	_, set := newFlags(&o)
+	if err := set.resolveWith(env(nil), file); err != nil {
 		t.Fatal(err)
 	}
 	if o.appid != "wxcamel" {
@@ -137,12 +139,13 @@ func TestSpringKeysAreIgnoredAndSecretReadable(t *testing.T) {
 func TestBadValuesNameTheirSource(t *testing.T) {
 	file, _ := Parse("app.yml", []byte("oa:\n  token-ttl: forever\n"))
 	var o opts
-	fs := newFlags(&o)
-	err := Resolve(settings, fs, env(nil), file)
+	_, set := newFlags(&o)
+	err := set.resolveWith(env(nil), file)
 	if err == nil || !strings.Contains(err.Error(), "app.yml: oa.token-ttl") {
 		t.Fatalf("err = %v, want it to name the file and key", err)
 	}
-	err = Resolve(settings, newFlags(&o), env(map[string]string{"OA_TOKEN_TTL": "soon"}), nil)
+	_, set = newFlags(&o)
+	err = set.resolveWith(env(map[string]string{"OA_TOKEN_TTL": "soon"}), nil)
 	if err == nil || !strings.Contains(err.Error(), "OA_TOKEN_TTL") {
 		t.Fatalf("err = %v, want it to name OA_TOKEN_TTL", err)
 	}
@@ -150,10 +153,9 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 
 func TestSecretValuesAreNotEchoed(t *testing.T) {
 	var o opts
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	fs.DurationVar(&o.ttl, "session-key-secret", 0, "") // a parser that rejects the text
-	err := Resolve([]Setting{{Flag: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", Secret: true}}, fs,
-		env(map[string]string{"OA_SESSION_KEY_SECRET": "hunter2-very-secret"}), nil)
+	set := settings.For("t", pflag.NewFlagSet("t", pflag.ContinueOnError))
+	set.Duration("session-key-secret", &o.ttl) // a parser that rejects the text
+	err := set.resolveWith(env(map[string]string{"OA_SESSION_KEY_SECRET": "hunter2-very-secret"}), nil)
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -210,10 +212,24 @@ func TestLoadLimitsAndMissingFile(t *testing.T) {
 	}
 }
 
-func TestUnknownFlagIsAProgrammingError(t *testing.T) {
-	var o opts
-	if err := Resolve([]Setting{{Flag: "nope"}}, newFlags(&o), env(nil), nil); err == nil {
-		t.Fatal("want an error for a setting without a flag")
+func TestUnknownSettingIsAProgrammingError(t *testing.T) {
+	for name, bind := range map[string]func(*Set){
+		"not in the table":       func(s *Set) { var v string; s.String("nope", &v) },
+		"not for this command":   func(s *Set) { var v string; s.String("addr", &v) },
+		"a default of bad shape": func(s *Set) { var v time.Duration; s.Duration("addr", &v) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			command := "t"
+			if name == "not for this command" {
+				command = "other"
+			}
+			defer func() {
+				if recover() == nil {
+					t.Fatal("want a panic for a setting the table does not give the command")
+				}
+			}()
+			bind(settings.For(command, pflag.NewFlagSet(command, pflag.ContinueOnError)))
+		})
 	}
 }
 

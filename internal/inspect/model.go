@@ -276,7 +276,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = "revoke failed: " + oneLine(msg.err.Error())
 			return m, nil
 		}
-		m.status = fmt.Sprintf("revoked %d session%s", msg.n, plural(msg.n))
+		m.status = fmt.Sprintf("revoked %d session%s", msg.n, Plural(msg.n))
 		cmds := []tea.Cmd{m.reload(listPane)}
 		if m.mode == modeDetail {
 			cmds = append(cmds, m.reload(detailPane))
@@ -582,7 +582,9 @@ func nextSort(s auth.SessionSort) auth.SessionSort {
 	return auth.SortCreatedDesc
 }
 
-func plural(n int64) string {
+// Plural is "s" unless n is 1: "%d session%s". The inspector and the
+// sessions commands print counts with it.
+func Plural(n int64) string {
 	if n == 1 {
 		return ""
 	}

@@ -224,7 +224,7 @@ func (m Model) View() string {
 		p = &m.detail
 		top = m.st.title.Render(fmt.Sprintf("User %d · %s · %s", m.user.Session.UserID,
 			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID)))
-		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), plural(int64(len(p.rows))), moreMark(p))
+		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), Plural(int64(len(p.rows))), moreMark(p))
 	} else {
 		top = m.st.title.Render("oactl sessions") + fmt.Sprintf(" · state: %s · sort: %s · %d loaded%s",
 			m.state, sortLabel(m.sort), len(p.rows), moreMark(p))
