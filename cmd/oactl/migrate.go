@@ -204,34 +204,16 @@ func migrateError(err error, o *migrateOptions) error {
 	return withExit(exitFailure, err)
 }
 
-// progress is where the SQL of a dry run and the steps of a run go: with
-// --json, stderr, so that stdout stays one JSON document.
-func progress(s *stdio, o *migrateOptions) io.Writer {
-	if o.JSON {
-		return s.Err
-	}
-	return s.Out
-}
-
 func migrateUp(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator) error {
 	to := db.SchemaVersion
 	if o.ToSet {
 		to = o.To
 	}
-	if o.DryRun {
-		p, err := m.Plan(ctx, migrate.Up, to)
-		if err != nil {
-			return migrateError(err, o)
-		}
-		printPlanSQL(progress(s, o), p.Changes)
-		return printSteps(s, o, p.Changes)
-	}
-	done, err := m.Up(ctx, to)
-	printMade(progress(s, o), done, err)
+	p, err := m.Plan(ctx, migrate.Up, to)
 	if err != nil {
 		return migrateError(err, o)
 	}
-	return printSteps(s, o, done)
+	return runPlan(ctx, s, o, m, p)
 }
 
 func migrateDown(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator) error {
@@ -248,12 +230,23 @@ func migrateDown(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Mi
 			fmt.Fprintf(s.Err, "warning: reverting step %d (%s) drops wx_session: every user is logged out and must log in again\n", c.Version, c.Name)
 		}
 	}
+	return runPlan(ctx, s, o, m, p)
+}
+
+// runPlan prints the plan's SQL (--dry-run) or applies it and prints
+// each change made. With --json those lines go to stderr, so that stdout
+// stays one JSON document.
+func runPlan(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator, p migrate.Plan) error {
+	w := s.Out
+	if o.JSON {
+		w = s.Err
+	}
 	if o.DryRun {
-		printPlanSQL(progress(s, o), p.Changes)
+		printPlanSQL(w, p.Changes)
 		return printSteps(s, o, p.Changes)
 	}
 	done, err := m.Apply(ctx, p)
-	printMade(progress(s, o), done, err)
+	printMade(w, done, err)
 	if err != nil {
 		return migrateError(err, o)
 	}
@@ -283,16 +276,16 @@ func printPlanSQL(w io.Writer, changes []migrate.Change) {
 // printMade writes one line for each change a run made and, when err is
 // a *migrate.StepError, for the change that failed.
 func printMade(w io.Writer, done []migrate.Change, err error) {
+	var se *migrate.StepError
+	if errors.As(err, &se) {
+		done = append(done, se.Change)
+	}
 	for _, c := range done {
 		if c.Action == migrate.ActionAdopt {
 			fmt.Fprintf(w, "-- %03d_%s: adopted the existing wx_user (rows untouched)\n", c.Version, c.Name)
 			continue
 		}
 		printChangeHeader(w, c)
-	}
-	var se *migrate.StepError
-	if errors.As(err, &se) {
-		printChangeHeader(w, se.Change)
 	}
 }
 

@@ -81,14 +81,7 @@ func CheckMySQL(ctx context.Context, conn *sql.Conn, opts Options) (*Report, err
 			return nil, err
 		}
 	}
-	if err := checkRoundTrip(ctx, conn, r, db.MySQL); err != nil {
-		return nil, err
-	}
-	checkSchema(r, opts.Schema)
-	if err := checkSessionKeys(ctx, conn, r, db.MySQL); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return checkData(ctx, conn, r, db.MySQL, opts)
 }
 
 // CheckSQLite runs the checks that mean something on SQLite, whose TEXT
@@ -100,11 +93,17 @@ func CheckSQLite(ctx context.Context, conn *sql.Conn, opts Options) (*Report, er
 		return nil, fmt.Errorf("check: sqlite version: %w", err)
 	}
 	r.Server = "SQLite " + r.Server
-	if err := checkRoundTrip(ctx, conn, r, db.SQLite); err != nil {
+	return checkData(ctx, conn, r, db.SQLite, opts)
+}
+
+// checkData runs the checks both dialects share: the round trip, the
+// schema version and the session keys.
+func checkData(ctx context.Context, conn *sql.Conn, r *Report, dialect db.Dialect, opts Options) (*Report, error) {
+	if err := checkRoundTrip(ctx, conn, r, dialect); err != nil {
 		return nil, err
 	}
 	checkSchema(r, opts.Schema)
-	if err := checkSessionKeys(ctx, conn, r, db.SQLite); err != nil {
+	if err := checkSessionKeys(ctx, conn, r, dialect); err != nil {
 		return nil, err
 	}
 	return r, nil

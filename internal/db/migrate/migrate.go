@@ -58,15 +58,6 @@ func New(d *db.DB, opts Options) *Migrator {
 	return m
 }
 
-// Steps returns the embedded steps, oldest first.
-func (m *Migrator) Steps() []Step {
-	out := make([]Step, len(m.steps))
-	for i, s := range m.steps {
-		out[i] = s.Step
-	}
-	return out
-}
-
 // StepStatus is one step of a Status.
 type StepStatus struct {
 	Step
