@@ -280,3 +280,30 @@ func TestChecksumsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestStepError: a step that fails names itself, the steps before it
+// stay applied, and the clock stamps what was applied.
+func TestStepError(t *testing.T) {
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
+		ctx := testCtx(t)
+		d := dbtest.Open(t, dsn, db.Options{})
+		stamp := time.Date(2026, 3, 4, 5, 6, 7, 800_000_000, time.UTC)
+		m := New(d, Options{Now: func() time.Time { return stamp }})
+		if _, err := m.Up(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		// Step 2's index, made by hand: step 2 now fails.
+		if _, err := d.SQL().ExecContext(ctx, "CREATE INDEX idx_wx_user_weixin_openid ON wx_user (weixin_openid)"); err != nil {
+			t.Fatal(err)
+		}
+		done, err := m.Up(ctx, 0)
+		var se *StepError
+		if !errors.As(err, &se) || se.Change.Version != 2 || se.Change.Action != ActionUp || len(done) != 0 {
+			t.Fatalf("Up over a hand-made index = %v, %v; want a StepError for step 2", versions(done), err)
+		}
+		st, err := m.Status(ctx)
+		if err != nil || st.Current != 1 || !st.Steps[0].AppliedAt.Equal(stamp.Truncate(time.Second)) {
+			t.Errorf("status after the failure = %+v, %v", st, err)
+		}
+	})
+}
