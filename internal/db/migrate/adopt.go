@@ -208,23 +208,15 @@ func diffColumns(have, want []seedColumn) []ColumnDiff {
 }
 
 func mysqlUserColumns(ctx context.Context, q db.Queryer) ([]seedColumn, error) {
-	rows, err := q.QueryContext(ctx, `SELECT column_name, column_type, is_nullable, column_default, extra,
+	return readColumns(ctx, q, `SELECT column_name, column_type, is_nullable, column_default, extra,
 		COALESCE(character_set_name, ''), COALESCE(collation_name, '')
 		FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'wx_user'
-		ORDER BY ordinal_position`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []seedColumn
-	for rows.Next() {
-		var c seedColumn
+		ORDER BY ordinal_position`, func(rows *sql.Rows, c *seedColumn) error {
 		var nullable string
 		var def sql.NullString
 		if err := rows.Scan(&c.Name, &c.Type, &nullable, &def, &c.Extra, &c.Charset, &c.Collation); err != nil {
-			return nil, err
+			return err
 		}
-		c.Name = strings.ToLower(c.Name)
 		c.Type = normaliseType(c.Type)
 		c.Nullable = nullable == "YES"
 		c.Default = normaliseDefault(def)
@@ -232,6 +224,25 @@ func mysqlUserColumns(ctx context.Context, q db.Queryer) ([]seedColumn, error) {
 		c.Extra = strings.TrimSpace(strings.ReplaceAll(strings.ToLower(c.Extra), "default_generated", ""))
 		c.Charset = normaliseCharset(c.Charset)
 		c.Collation = normaliseCharset(c.Collation)
+		return nil
+	})
+}
+
+// readColumns runs query and scans each row into a seedColumn with scan;
+// column names compare in lower case.
+func readColumns(ctx context.Context, q db.Queryer, query string, scan func(*sql.Rows, *seedColumn) error) ([]seedColumn, error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []seedColumn
+	for rows.Next() {
+		var c seedColumn
+		if err := scan(rows, &c); err != nil {
+			return nil, err
+		}
+		c.Name = strings.ToLower(c.Name)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -251,23 +262,14 @@ func sqliteComparable(cols []seedColumn) []seedColumn {
 }
 
 func sqliteUserColumns(ctx context.Context, q db.Queryer) ([]seedColumn, error) {
-	rows, err := q.QueryContext(ctx, "SELECT name, \"notnull\", dflt_value FROM pragma_table_info('wx_user')")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []seedColumn
-	for rows.Next() {
-		var c seedColumn
+	return readColumns(ctx, q, "SELECT name, \"notnull\", dflt_value FROM pragma_table_info('wx_user')", func(rows *sql.Rows, c *seedColumn) error {
 		var notnull int
 		var def sql.NullString
 		if err := rows.Scan(&c.Name, &notnull, &def); err != nil {
-			return nil, err
+			return err
 		}
-		c.Name = strings.ToLower(c.Name)
 		c.Nullable = notnull == 0
 		c.Default = normaliseDefault(def)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return nil
+	})
 }
