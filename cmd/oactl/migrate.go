@@ -14,6 +14,8 @@ import (
 
 	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/doctor"
+	"github.com/oactl/oactl/internal/db/migrate"
 )
 
 func init() {
@@ -100,7 +102,7 @@ or failed findings (check). See docs/DBA.md.`,
 					return err
 				}
 				o.Open = func(ctx context.Context) (*db.DB, error) {
-					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger(), LockTimeout: o.LockTimeout})
+					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger()})
 				}
 				if runF != nil {
 					return runF(o)
@@ -178,24 +180,18 @@ func runMigrate(ctx context.Context, s *stdio, o *migrateOptions) error {
 		return err
 	}
 	defer d.Close()
+	m := migrate.New(d, migrate.Options{LockTimeout: o.LockTimeout})
 	switch o.Action {
 	case "up":
-		return migrateUp(ctx, s, o, d.Migrator())
+		return migrateUp(ctx, s, o, m)
 	case "down":
-		return migrateDown(ctx, s, o, d.Migrator())
+		return migrateDown(ctx, s, o, m)
 	case "status":
-		return migrateStatus(ctx, s, o, d.Dialect(), d.Migrator())
+		return migrateStatus(ctx, s, o, d.Dialect(), m)
 	case "check":
 		return migrateCheck(ctx, s, o, d)
 	}
 	return usageError("unknown migrate action %q", o.Action)
-}
-
-// migrator is the part of *db.Migrator the commands use.
-type migrator interface {
-	Status(ctx context.Context) (db.Status, error)
-	Up(ctx context.Context, to int, dryRun bool, w io.Writer) ([]int, error)
-	Down(ctx context.Context, to int, dryRun bool, w io.Writer) ([]int, error)
 }
 
 // stepsResult is the JSON of `migrate up --json` and `migrate down --json`.
@@ -206,33 +202,108 @@ type stepsResult struct {
 }
 
 func migrateError(err error, o *migrateOptions) error {
-	if errors.Is(err, db.ErrLockTimeout) {
+	if errors.Is(err, migrate.ErrLockTimeout) {
 		return withExit(exitFailure, fmt.Errorf("another oactl migrate holds the migration lock; gave up after --lock-timeout %s", o.LockTimeout))
 	}
 	return withExit(exitFailure, err)
 }
 
-func migrateUp(ctx context.Context, s *stdio, o *migrateOptions, m migrator) error {
+func migrateUp(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator) error {
 	to := db.SchemaVersion
 	if o.ToSet {
 		to = o.To
 	}
-	// With --json, progress and dry-run SQL go to stderr so that stdout
-	// stays one JSON document.
+	p, err := m.Plan(ctx, migrate.Up, to)
+	if err != nil {
+		return migrateError(err, o)
+	}
+	return runPlan(ctx, s, o, m, p)
+}
+
+func migrateDown(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator) error {
+	p, err := m.Plan(ctx, migrate.Down, o.To)
+	var nd *migrate.NoDownError
+	if errors.As(err, &nd) {
+		return usageError("step %d (%s) has no down: oactl never drops user data; the lowest --to is %d", nd.Step.Version, nd.Step.Name, nd.Step.Version)
+	}
+	if err != nil {
+		return migrateError(err, o)
+	}
+	for _, c := range p.Changes {
+		if c.DropsSessions {
+			fmt.Fprintf(s.Err, "warning: reverting step %d (%s) drops wx_session: every user is logged out and must log in again\n", c.Version, c.Name)
+		}
+	}
+	return runPlan(ctx, s, o, m, p)
+}
+
+// runPlan prints the plan's SQL (--dry-run) or applies it and prints
+// each change made. With --json those lines go to stderr, so that stdout
+// stays one JSON document.
+func runPlan(ctx context.Context, s *stdio, o *migrateOptions, m *migrate.Migrator, p migrate.Plan) error {
 	w := s.Out
 	if o.JSON {
 		w = s.Err
 	}
-	applied, err := m.Up(ctx, to, o.DryRun, w)
+	if o.DryRun {
+		printPlanSQL(w, p.Changes)
+		return printSteps(s, o, p.Changes)
+	}
+	done, err := m.Apply(ctx, p)
+	printMade(w, done, err)
 	if err != nil {
 		return migrateError(err, o)
 	}
-	return printSteps(s, o, applied)
+	return printSteps(s, o, done)
 }
 
-func printSteps(s *stdio, o *migrateOptions, steps []int) error {
-	if steps == nil {
-		steps = []int{}
+// sessionDownWarning heads the down step that drops wx_session.
+const sessionDownWarning = "-- WARNING: dropping wx_session logs everyone out: every token stops working"
+
+// printPlanSQL writes a dry run: each change's SQL under a comment that
+// names the step.
+func printPlanSQL(w io.Writer, changes []migrate.Change) {
+	for _, c := range changes {
+		switch c.Action {
+		case migrate.ActionAdopt:
+			fmt.Fprintf(w, "-- %03d_%s: wx_user exists and matches the seed: adopt it (rows untouched)\n", c.Version, c.Name)
+		default:
+			printChangeHeader(w, c)
+		}
+		for _, stmt := range c.SQL {
+			fmt.Fprintf(w, "%s;\n", stmt)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// printMade writes one line for each change a run made and, when err is
+// a *migrate.StepError, for the change that failed.
+func printMade(w io.Writer, done []migrate.Change, err error) {
+	var se *migrate.StepError
+	if errors.As(err, &se) {
+		done = append(done, se.Change)
+	}
+	for _, c := range done {
+		if c.Action == migrate.ActionAdopt {
+			fmt.Fprintf(w, "-- %03d_%s: adopted the existing wx_user (rows untouched)\n", c.Version, c.Name)
+			continue
+		}
+		printChangeHeader(w, c)
+	}
+}
+
+func printChangeHeader(w io.Writer, c migrate.Change) {
+	if c.Action == migrate.ActionDown && c.DropsSessions {
+		fmt.Fprintln(w, sessionDownWarning)
+	}
+	fmt.Fprintf(w, "-- %03d_%s (%s)\n", c.Version, c.Name, c.Action)
+}
+
+func printSteps(s *stdio, o *migrateOptions, changes []migrate.Change) error {
+	steps := []int{}
+	for _, c := range changes {
+		steps = append(steps, c.Version)
 	}
 	if o.JSON {
 		return writeMigrateJSON(s.Out, stepsResult{Action: o.Action, DryRun: o.DryRun, Applied: steps})
@@ -248,40 +319,12 @@ func printSteps(s *stdio, o *migrateOptions, steps []int) error {
 	_, err := fmt.Fprintf(s.Out, "%s: %s\n", verb, joinVersions(steps))
 	return err
 }
-
 func joinVersions(v []int) string {
 	parts := make([]string, len(v))
 	for i, n := range v {
 		parts[i] = fmt.Sprint(n)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func migrateDown(ctx context.Context, s *stdio, o *migrateOptions, m migrator) error {
-	st, err := m.Status(ctx)
-	if err != nil {
-		return migrateError(err, o)
-	}
-	for _, step := range st.Steps {
-		if step.Version <= o.To || !step.Applied {
-			continue
-		}
-		if !step.HasDown {
-			return usageError("step %d (%s) has no down: oactl never drops user data; the lowest --to is %d", step.Version, step.Name, step.Version)
-		}
-		if strings.Contains(step.Name, "session") {
-			fmt.Fprintf(s.Err, "warning: reverting step %d (%s) drops wx_session: every user is logged out and must log in again\n", step.Version, step.Name)
-		}
-	}
-	w := s.Out
-	if o.JSON {
-		w = s.Err
-	}
-	reverted, err := m.Down(ctx, o.To, o.DryRun, w)
-	if err != nil {
-		return migrateError(err, o)
-	}
-	return printSteps(s, o, reverted)
 }
 
 // statusJSON is the JSON of `migrate status --json`.
@@ -302,12 +345,12 @@ type statusStepJSON struct {
 	HasDown   bool       `json:"hasDown"`
 }
 
-func migrateStatus(ctx context.Context, s *stdio, o *migrateOptions, dialect db.Dialect, m migrator) error {
+func migrateStatus(ctx context.Context, s *stdio, o *migrateOptions, dialect db.Dialect, m *migrate.Migrator) error {
 	st, err := m.Status(ctx)
 	if err != nil {
 		return migrateError(err, o)
 	}
-	out := statusJSON{Dialect: string(dialect), Current: st.Current, Latest: st.Latest, Adoptable: st.Adoptable,
+	out := statusJSON{Dialect: string(dialect), Current: st.Current, Latest: st.Required, Adoptable: st.Adoptable,
 		Pending: []int{}, Steps: []statusStepJSON{}}
 	for _, step := range st.Steps {
 		j := statusStepJSON{Version: step.Version, Name: step.Name, Applied: step.Applied, HasDown: step.HasDown}
@@ -361,12 +404,12 @@ func printStatus(w io.Writer, st statusJSON) error {
 
 // checkJSON is the JSON of `migrate check --json`.
 type checkJSON struct {
-	Dialect  string          `json:"dialect"`
-	Server   string          `json:"server"`
-	Database string          `json:"database"`
-	OK       bool            `json:"ok"` // no finding failed
-	Counts   checkCountsJSON `json:"counts"`
-	Findings []db.Finding    `json:"findings"`
+	Dialect  string           `json:"dialect"`
+	Server   string           `json:"server"`
+	Database string           `json:"database"`
+	OK       bool             `json:"ok"` // no finding failed
+	Counts   checkCountsJSON  `json:"counts"`
+	Findings []doctor.Finding `json:"findings"`
 }
 
 type checkCountsJSON struct {
@@ -376,20 +419,20 @@ type checkCountsJSON struct {
 }
 
 func migrateCheck(ctx context.Context, s *stdio, o *migrateOptions, d *db.DB) error {
-	r, err := d.Check(ctx)
+	r, err := doctor.Check(ctx, d)
 	if err != nil {
 		return migrateError(err, o)
 	}
 	return printCheck(s, o, r)
 }
 
-func printCheck(s *stdio, o *migrateOptions, r *db.Report) error {
+func printCheck(s *stdio, o *migrateOptions, r *doctor.Report) error {
 	c := r.Counts()
 	out := checkJSON{Dialect: r.Dialect, Server: r.Server, Database: r.Database, OK: !r.Failed(),
-		Counts:   checkCountsJSON{OK: c[db.SeverityOK], Warn: c[db.SeverityWarn], Fail: c[db.SeverityFail]},
+		Counts:   checkCountsJSON{OK: c[doctor.SeverityOK], Warn: c[doctor.SeverityWarn], Fail: c[doctor.SeverityFail]},
 		Findings: r.Findings}
 	if out.Findings == nil {
-		out.Findings = []db.Finding{}
+		out.Findings = []doctor.Finding{}
 	}
 	var err error
 	if o.JSON {
@@ -410,7 +453,7 @@ func printFindings(w io.Writer, r checkJSON) error {
 	fmt.Fprintf(w, "%s %s, database %s\n\n", r.Dialect, r.Server, r.Database)
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "%-4s  %s: %s\n", strings.ToUpper(string(f.Status)), f.ID, f.Summary)
-		if f.Status == db.SeverityOK {
+		if f.Status == doctor.SeverityOK {
 			continue
 		}
 		indentLines(w, "      ", f.Detail)

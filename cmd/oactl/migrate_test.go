@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/doctor"
+	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
@@ -49,7 +51,7 @@ func TestMigrateFlags(t *testing.T) {
 		t.Error("no lazy Open")
 	}
 	o, err = parse(nil, "status")
-	if err != nil || o.DSN != db.DefaultDSN || o.LockTimeout != db.DefaultLockTimeout || o.ToSet || o.JSON {
+	if err != nil || o.DSN != db.DefaultDSN || o.LockTimeout != migrate.DefaultLockTimeout || o.ToSet || o.JSON {
 		t.Errorf("defaults: %+v %v", o, err)
 	}
 	o, err = parse(map[string]string{"OA_DB": "sqlite:/env.db"}, "check")
@@ -135,7 +137,7 @@ type checkShape struct {
 		Warn int `json:"warn"`
 		Fail int `json:"fail"`
 	} `json:"counts"`
-	Findings []db.Finding `json:"findings"`
+	Findings []doctor.Finding `json:"findings"`
 }
 
 func decodeStrict(t *testing.T, text string, v any) {
@@ -162,7 +164,7 @@ func keysOf(t *testing.T, text string) []string {
 	return k
 }
 
-func (c checkShape) find(id string) *db.Finding {
+func (c checkShape) find(id string) *doctor.Finding {
 	for i := range c.Findings {
 		if c.Findings[i].ID == id {
 			return &c.Findings[i]
@@ -217,8 +219,8 @@ func TestMigrateSQLite(t *testing.T) {
 	if got := keysOf(t, out); !reflect.DeepEqual(got, []string{"counts", "database", "dialect", "findings", "ok", "server"}) {
 		t.Errorf("check keys %v", got)
 	}
-	if !c.OK || c.Dialect != "sqlite" || c.find("roundtrip") == nil || c.find("roundtrip").Status != db.SeverityOK ||
-		c.find("schema.version") == nil || c.find("schema.version").Status != db.SeverityWarn || c.Counts.Warn != 1 {
+	if !c.OK || c.Dialect != "sqlite" || c.find("roundtrip") == nil || c.find("roundtrip").Status != doctor.SeverityOK ||
+		c.find("schema.version") == nil || c.find("schema.version").Status != doctor.SeverityWarn || c.Counts.Warn != 1 {
 		t.Errorf("check: %+v", c)
 	}
 	var one map[string]json.RawMessage
@@ -240,8 +242,13 @@ func TestMigrateSQLite(t *testing.T) {
 		t.Errorf("status after up: exit %d", code)
 	}
 	// down: the session step warns; the wx_user step has no down.
+	code, out, errb = runOactl(t, nil, "migrate", "down", "--to", "2", "--dry-run", "--db", dsn)
+	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "-- WARNING: dropping wx_session logs everyone out") ||
+		!strings.Contains(out, "DROP TABLE") || !strings.Contains(out, "would be reverted: 3") {
+		t.Errorf("down --to 2 --dry-run: exit %d\nout %s\nerr %s", code, out, errb)
+	}
 	code, out, errb = runOactl(t, nil, "migrate", "down", "--to", "2", "--yes", "--db", dsn)
-	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "reverted: 3") {
+	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "reverted: 3") || !strings.Contains(out, "logs everyone out") {
 		t.Errorf("down --to 2: exit %d\nout %s\nerr %s", code, out, errb)
 	}
 	if code, _, errb = runOactl(t, nil, "migrate", "down", "--to", "0", "--yes", "--db", dsn); code != exitUsage || !strings.Contains(errb, "no down") {
@@ -290,7 +297,7 @@ func execAll(t *testing.T, d *sql.DB, stmts ...string) {
 
 func seedDDL(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "db", "testdata", "check_seed_wx_user.sql"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "db", "doctor", "testdata", "seed_wx_user.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +309,7 @@ func seedDDL(t *testing.T) string {
 func applyCheckFixes(t *testing.T, d *sql.DB, c checkShape) {
 	t.Helper()
 	for _, f := range c.Findings {
-		if f.Status != db.SeverityFail {
+		if f.Status != doctor.SeverityFail {
 			continue
 		}
 		for _, line := range strings.Split(f.FixSQL, "\n") {
@@ -359,18 +366,18 @@ func TestMigrateCheckUTF8Table(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	cs := c.find("table.wx_user.charset")
-	if cs == nil || cs.Status != db.SeverityFail || !strings.Contains(cs.Summary, "nickname, avatar") {
+	if cs == nil || cs.Status != doctor.SeverityFail || !strings.Contains(cs.Summary, "nickname, avatar") {
 		t.Fatalf("charset finding: %+v", cs)
 	}
 	ix := c.find("table.wx_user.index_length")
-	if ix == nil || ix.Status != db.SeverityFail || !strings.Contains(ix.Summary, "idx_avatar") {
+	if ix == nil || ix.Status != doctor.SeverityFail || !strings.Contains(ix.Summary, "idx_avatar") {
 		t.Fatalf("index finding: %+v", ix)
 	}
-	ixAt, csAt := slices.IndexFunc(c.Findings, func(f db.Finding) bool { return f.ID == ix.ID }), slices.IndexFunc(c.Findings, func(f db.Finding) bool { return f.ID == cs.ID })
+	ixAt, csAt := slices.IndexFunc(c.Findings, func(f doctor.Finding) bool { return f.ID == ix.ID }), slices.IndexFunc(c.Findings, func(f doctor.Finding) bool { return f.ID == cs.ID })
 	if ixAt > csAt {
 		t.Error("the conversion is suggested before the index that blocks it is named")
 	}
-	if rt := c.find("roundtrip"); rt == nil || rt.Status != db.SeverityFail {
+	if rt := c.find("roundtrip"); rt == nil || rt.Status != doctor.SeverityFail {
 		t.Errorf("roundtrip: %+v", rt)
 	}
 	// The same wx_user is not adopted: it differs from the seed's.

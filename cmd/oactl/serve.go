@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,6 +17,7 @@ import (
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/server"
 	"github.com/oactl/oactl/internal/wechat"
@@ -307,9 +307,8 @@ func openServeDB(ctx context.Context, dsn string, zone *time.Location, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	m := d.Migrator()
 	if d.Dialect() == "sqlite" {
-		if _, err := m.Up(ctx, 0, false, io.Discard); err != nil {
+		if _, err := migrate.New(d, migrate.Options{}).Up(ctx, 0); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("migrate database: %w", err)
 		}

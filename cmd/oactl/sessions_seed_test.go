@@ -12,6 +12,7 @@ import (
 
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/migrate"
 )
 
 // seedLogin is one login fillSessions performs.
@@ -46,7 +47,7 @@ func fillSessions(t testing.TB, dsn string, logins []seedLogin) []seededSession 
 		t.Fatalf("open %s: %v", dsn, err)
 	}
 	defer d.Close()
-	if _, err := d.Migrator().Up(ctx, 0, false, nil); err != nil {
+	if _, err := migrate.New(d, migrate.Options{}).Up(ctx, 0); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	out := make([]seededSession, 0, len(logins))

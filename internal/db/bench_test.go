@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
@@ -17,7 +18,7 @@ func BenchmarkStore(b *testing.B) {
 		dsn  func(testing.TB) string
 	}{{"sqlite", dbtest.SQLite}, {"mariadb", dbtest.MySQL}} {
 		b.Run(be.name, func(b *testing.B) {
-			d := migrated(b, be.dsn(b), Options{})
+			d := migrated(b, be.dsn(b), db.Options{})
 			ctx := context.Background()
 			u, s, err := d.Login(ctx, record("oBench", auth.Profile{Nickname: "b"}, at))
 			if err != nil {

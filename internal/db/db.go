@@ -1,6 +1,10 @@
 // Package db is oactl's storage: DSN parsing and normalisation, the SQLite
-// and MySQL connections, embedded schema migrations, and the user and
-// session stores that implement auth.Store and auth.SessionLister.
+// and MySQL connections, and the user and session stores that implement
+// auth.Store and auth.SessionLister.
+//
+// Its subpackages build on a *DB through a small API (Dialect, Conn, SQL,
+// Logger, TableExists): migrate applies the embedded schema steps and
+// doctor checks that the database stores utf8mb4.
 package db
 
 import (
@@ -23,21 +27,15 @@ type Options struct {
 	// in (the Java backend wrote local time). Default time.Local.
 	TimeZone *time.Location
 	Logger   *slog.Logger
-	// LockTimeout bounds the wait for the migration lock. Default 60s.
-	LockTimeout time.Duration
 }
-
-// DefaultLockTimeout is how long migrations wait for another run's lock.
-const DefaultLockTimeout = 60 * time.Second
 
 // DB is an open oactl database. It is safe for concurrent use.
 type DB struct {
-	cfg  Config
-	w    *sqlx.DB // writes (SQLite: the single writer connection)
-	r    *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
-	loc  *time.Location
-	log  *slog.Logger
-	lock time.Duration
+	cfg Config
+	w   *sqlx.DB // writes (SQLite: the single writer connection)
+	r   *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
+	loc *time.Location
+	log *slog.Logger
 	// sleep waits between retries; replaceable in tests.
 	sleep func(context.Context, time.Duration) error
 }
@@ -49,15 +47,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, lock: opts.LockTimeout, sleep: sleepCtx}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx}
 	if d.loc == nil {
 		d.loc = time.Local
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
-	}
-	if d.lock <= 0 {
-		d.lock = DefaultLockTimeout
 	}
 	switch cfg.Dialect {
 	case SQLite:
@@ -139,6 +134,15 @@ func (d *DB) Dialect() Dialect { return d.cfg.Dialect }
 // and write), for checks, listings and tests.
 func (d *DB) SQL() *sqlx.DB { return d.w }
 
+// Conn pins one connection of the write pool, for work that needs one
+// session: a MySQL GET_LOCK, a temporary table. On SQLite it is the one
+// writer connection, so every other write waits until it is closed.
+// The caller's error says what the connection was for.
+func (d *DB) Conn(ctx context.Context) (*sql.Conn, error) { return d.w.Conn(ctx) }
+
+// Logger is the logger given to Open (a discarding one by default).
+func (d *DB) Logger() *slog.Logger { return d.log }
+
 // Reader returns a pool for read-only queries (on SQLite a separate pool
 // that does not queue behind writes; on MySQL the same as SQL).
 func (d *DB) Reader() *sqlx.DB { return d.r }
@@ -160,8 +164,9 @@ func sleepCtx(ctx context.Context, dur time.Duration) error {
 	}
 }
 
-// queryer is what both *sqlx.DB and *sqlx.Tx (and a *sql.Conn wrapper) do.
-type queryer interface {
+// Queryer is what *sql.DB, *sql.Conn, *sql.Tx and their sqlx wrappers
+// all do: store methods and the subpackages run on any of them.
+type Queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
@@ -43,10 +44,10 @@ func BenchmarkSessionListScale(b *testing.B) {
 
 	type query struct {
 		name string
-		f    func(d *DB) auth.SessionFilter
+		f    func(d *db.DB) auth.SessionFilter
 	}
 	page := 100
-	firstAfter := func(d *DB, f auth.SessionFilter) *auth.SessionRow {
+	firstAfter := func(d *db.DB, f auth.SessionFilter) *auth.SessionRow {
 		rows, err := d.ListSessions(ctx, f)
 		if err != nil || len(rows) == 0 {
 			b.Fatalf("first page: %v (%d rows)", err, len(rows))
@@ -54,17 +55,17 @@ func BenchmarkSessionListScale(b *testing.B) {
 		return &rows[len(rows)-1]
 	}
 	// middle is a row halfway through the created order, for a deep page.
-	middle := func(d *DB, n int) *auth.SessionRow {
+	middle := func(d *db.DB, n int) *auth.SessionRow {
 		var r auth.SessionRow
-		if err := d.r.QueryRowContext(ctx, `SELECT id, created_at FROM wx_session ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET `+strconv.Itoa(n/2)).
-			Scan(&r.Session.ID, TimeIn{&r.Session.CreatedAt, time.UTC}); err != nil {
+		if err := d.Reader().QueryRowContext(ctx, `SELECT id, created_at FROM wx_session ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET `+strconv.Itoa(n/2)).
+			Scan(&r.Session.ID, db.TimeIn{&r.Session.CreatedAt, time.UTC}); err != nil {
 			b.Fatal(err)
 		}
 		return &r
 	}
-	afters := map[*DB]map[auth.SessionSort]*auth.SessionRow{}
-	deep := map[*DB]*auth.SessionRow{small: middle(small, 1_000), large: middle(large, big)}
-	for _, d := range []*DB{small, large} {
+	afters := map[*db.DB]map[auth.SessionSort]*auth.SessionRow{}
+	deep := map[*db.DB]*auth.SessionRow{small: middle(small, 1_000), large: middle(large, big)}
+	for _, d := range []*db.DB{small, large} {
 		afters[d] = map[auth.SessionSort]*auth.SessionRow{}
 		for _, s := range []auth.SessionSort{auth.SortCreatedDesc, auth.SortExpires, auth.SortLastSeen} {
 			afters[d][s] = firstAfter(d, auth.SessionFilter{Sort: s, Limit: page, Now: now})
@@ -73,20 +74,22 @@ func BenchmarkSessionListScale(b *testing.B) {
 	var queries []query
 	for _, s := range []auth.SessionSort{auth.SortCreatedDesc, auth.SortExpires, auth.SortLastSeen} {
 		queries = append(queries,
-			query{"first/" + string(s), func(*DB) auth.SessionFilter { return auth.SessionFilter{Sort: s, Limit: page + 1, Now: now} }},
-			query{"next/" + string(s), func(d *DB) auth.SessionFilter {
+			query{"first/" + string(s), func(*db.DB) auth.SessionFilter { return auth.SessionFilter{Sort: s, Limit: page + 1, Now: now} }},
+			query{"next/" + string(s), func(d *db.DB) auth.SessionFilter {
 				return auth.SessionFilter{Sort: s, Limit: page + 1, Now: now, After: afters[d][s]}
 			}})
 	}
 	queries = append(queries,
-		query{"deep/created", func(d *DB) auth.SessionFilter {
+		query{"deep/created", func(d *db.DB) auth.SessionFilter {
 			return auth.SessionFilter{Limit: page + 1, Now: now, After: deep[d]}
 		}},
-		query{"first/active", func(*DB) auth.SessionFilter {
+		query{"first/active", func(*db.DB) auth.SessionFilter {
 			return auth.SessionFilter{State: auth.StateActive, Limit: page + 1, Now: now}
 		}},
-		query{"user", func(*DB) auth.SessionFilter { return auth.SessionFilter{UserID: 7, Limit: page + 1, Now: now} }},
-		query{"search", func(*DB) auth.SessionFilter { return auth.SessionFilter{Search: "nick 7", Limit: page + 1, Now: now} }},
+		query{"user", func(*db.DB) auth.SessionFilter { return auth.SessionFilter{UserID: 7, Limit: page + 1, Now: now} }},
+		query{"search", func(*db.DB) auth.SessionFilter {
+			return auth.SessionFilter{Search: "nick 7", Limit: page + 1, Now: now}
+		}},
 	)
 	sums := make([][2]time.Duration, len(queries))
 	var ms0, ms1 runtime.MemStats
@@ -94,7 +97,7 @@ func BenchmarkSessionListScale(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for i, q := range queries {
-			for k, d := range []*DB{small, large} {
+			for k, d := range []*db.DB{small, large} {
 				t := time.Now()
 				rows, err := d.ListSessions(ctx, q.f(d))
 				sums[i][k] += time.Since(t)
@@ -128,9 +131,9 @@ func BenchmarkSessionListScale(b *testing.B) {
 // fillBenchSessions makes a migrated MariaDB database with n sessions of
 // n/100 users (at least 10), written with multi-row INSERTs: a million
 // logins through Login would take the benchmark's whole budget.
-func fillBenchSessions(b *testing.B, ctx context.Context, n int, now time.Time) *DB {
+func fillBenchSessions(b *testing.B, ctx context.Context, n int, now time.Time) *db.DB {
 	b.Helper()
-	d := migrated(b, dbtest.MySQL(b), Options{TimeZone: time.UTC})
+	d := migrated(b, dbtest.MySQL(b), db.Options{TimeZone: time.UTC})
 	users := max(n/100, 10)
 	const batch = 2000
 	var sb strings.Builder
@@ -138,12 +141,12 @@ func fillBenchSessions(b *testing.B, ctx context.Context, n int, now time.Time) 
 		if sb.Len() == 0 {
 			return
 		}
-		if _, err := d.w.ExecContext(ctx, sb.String()); err != nil {
+		if _, err := d.SQL().ExecContext(ctx, sb.String()); err != nil {
 			b.Fatalf("bulk insert: %v", err)
 		}
 		sb.Reset()
 	}
-	at := now.Format(timeLayout)
+	at := now.Format(db.TimeLayout)
 	for i := 1; i <= users; i++ {
 		if sb.Len() == 0 {
 			sb.WriteString("INSERT INTO wx_user (id, username, password, nickname, weixin_openid, status, add_time, update_time, deleted) VALUES ")
@@ -170,16 +173,16 @@ func fillBenchSessions(b *testing.B, ctx context.Context, n int, now time.Time) 
 		seen := created.Add(time.Duration(i*7919%86400) * time.Second)
 		revoked, reason := "NULL", ""
 		if i%10 == 0 {
-			revoked, reason = "'"+created.Add(time.Hour).Format(timeLayout)+"'", "logout"
+			revoked, reason = "'"+created.Add(time.Hour).Format(db.TimeLayout)+"'", "logout"
 		}
 		fmt.Fprintf(&sb, "('%064x',%d,'k','%s','%s','%s',%s,'%s','203.0.113.%d','bench')",
-			i, i%users+1, created.Format(timeLayout), created.Add(24*time.Hour).Format(timeLayout), seen.Format(timeLayout), revoked, reason, i%250)
+			i, i%users+1, created.Format(db.TimeLayout), created.Add(24*time.Hour).Format(db.TimeLayout), seen.Format(db.TimeLayout), revoked, reason, i%250)
 		if i%batch == 0 {
 			flush()
 		}
 	}
 	flush()
-	if _, err := d.w.ExecContext(ctx, "ANALYZE TABLE wx_session, wx_user"); err != nil {
+	if _, err := d.SQL().ExecContext(ctx, "ANALYZE TABLE wx_session, wx_user"); err != nil {
 		b.Fatalf("analyze: %v", err)
 	}
 	return d

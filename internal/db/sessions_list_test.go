@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/dbtest"
 )
 
 // listNow is the instant states are computed at in these tests.
@@ -18,7 +20,7 @@ var listNow = time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
 // per hour, so created, last seen and expiry orders all differ, and some
 // timestamps tie (to exercise the id tiebreak).
 type listFixture struct {
-	d     *DB
+	d     *db.DB
 	users map[string]auth.User // by nickname
 }
 
@@ -26,7 +28,7 @@ var listNicknames = []string{"😀 grin", "😎 cool", "50%_off", `a\b`, "x!y", 
 
 func newListFixture(t *testing.T, dsn string) listFixture {
 	t.Helper()
-	d := migrated(t, dsn, Options{TimeZone: time.UTC})
+	d := migrated(t, dsn, db.Options{TimeZone: time.UTC})
 	fx := listFixture{d: d, users: map[string]auth.User{}}
 	for i, nick := range listNicknames {
 		openid := fmt.Sprintf("oList%02dAbCdEfGhIjKlMnOpQrStU", i)
@@ -73,7 +75,7 @@ func ids(rows []auth.SessionRow) []int64 {
 }
 
 func TestListSessions(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
 		fx := newListFixture(t, dsn)
 		total := 3 * len(listNicknames)
 

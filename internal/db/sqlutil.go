@@ -18,27 +18,28 @@ import (
 var ErrConflict = errors.New("conflict: duplicate key")
 
 // timeLayout is how every datetime is written: whole seconds, no zone. It
-// is fixed width, so on SQLite text order is time order.
+// is fixed width, so on SQLite text order is time order. Having no
+// fraction, it drops one when formatting, where MySQL would round a
+// time.Time argument up to the next second.
 const timeLayout = "2006-01-02 15:04:05"
 
 // UserTime is the argument for one of wx_user's datetime columns: the wall
-// clock in the configured zone, truncated to whole seconds in Go (MySQL
-// would round), as a string (with loc=UTC the MySQL driver would convert a
-// time.Time to UTC). Zero is NULL.
+// clock in the configured zone in whole seconds, as a string (with loc=UTC
+// the MySQL driver would convert a time.Time to UTC). Zero is NULL.
 func (d *DB) UserTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.In(d.loc).Truncate(time.Second).Format(timeLayout)
+	return t.In(d.loc).Format(timeLayout)
 }
 
 // UTCTime is the argument for one of wx_session's (UTC) datetime columns,
-// truncated to whole seconds. Zero is NULL.
+// in whole seconds. Zero is NULL.
 func (d *DB) UTCTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UTC().Truncate(time.Second).Format(timeLayout)
+	return t.UTC().Format(timeLayout)
 }
 
 // TimeIn scans a datetime column into *Dst, reading its wall clock as a

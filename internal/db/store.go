@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,10 +15,10 @@ import (
 var _ auth.Store = (*DB)(nil)
 
 // Column limits of the schema, in bytes (cut on a rune boundary, so the
-// character count is never above the column's).
+// character count is never above the column's). The User-Agent and the
+// client address have none here: auth.LoginRecord.Normalize cuts them
+// before the store sees them.
 const (
-	maxIP           = 63
-	maxUserAgent    = 255
 	maxRevokeReason = 255
 	maxSessionKey   = 255
 )
@@ -61,7 +60,7 @@ func (d *DB) scanUser(row scanner) (auth.User, error) {
 const findUserSQL = `SELECT ` + userColumns + ` FROM wx_user u WHERE u.weixin_openid = ?
 	ORDER BY CASE WHEN COALESCE(u.deleted, 0) = 0 THEN 0 ELSE 1 END, u.id LIMIT 1`
 
-func (d *DB) findUser(ctx context.Context, q queryer, openid string) (auth.User, error) {
+func (d *DB) findUser(ctx context.Context, q Queryer, openid string) (auth.User, error) {
 	u, err := d.scanUser(q.QueryRowContext(ctx, findUserSQL, openid))
 	return u, translate(err, "find user by openid", auth.ErrNotFound)
 }
@@ -116,10 +115,14 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 	return auth.User{}, auth.Session{}, fmt.Errorf("login: %w %d times", errUserRace, maxLoginRaces)
 }
 
-
+// loginTx takes rec as auth's service makes it (see auth.LoginRecord):
+// the client address and User-Agent already cut, every time in whole
+// seconds. It only moves
+// the times into their columns' zones, so that what it returns equals
+// what a later read gives back.
 func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (auth.User, auth.Session, error) {
-	at := rec.At.In(d.loc).Truncate(time.Second)
-	ip := auth.CutUTF8(rec.IP, maxIP)
+	at := rec.At.In(d.loc)
+	ip := rec.IP
 	u, err := d.findUser(ctx, tx, rec.OpenID)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
@@ -158,11 +161,7 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 	}
 	s := rec.Session
 	s.UserID = u.ID
-	s.IP = auth.CutUTF8(s.IP, maxIP)
-	s.UserAgent = auth.CutUTF8(s.UserAgent, maxUserAgent)
-	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Second)
-	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Second)
-	s.LastSeenAt = s.LastSeenAt.UTC().Truncate(time.Second)
+	s.CreatedAt, s.ExpiresAt, s.LastSeenAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC(), s.LastSeenAt.UTC()
 	if len(s.SessionKey) > maxSessionKey {
 		return auth.User{}, auth.Session{}, fmt.Errorf("insert session: stored session key is %d bytes, more than %d", len(s.SessionKey), maxSessionKey)
 	}
@@ -341,27 +340,6 @@ func (d *DB) PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) 
 			return total, nil
 		}
 	}
-}
-
-// Ping checks the database and reports its schema version against the one
-// this binary needs.
-func (d *DB) Ping(ctx context.Context) (auth.SchemaState, error) {
-	st := auth.SchemaState{Required: SchemaVersion}
-	// The read pool: on SQLite a ping must not queue behind a write.
-	if err := d.r.PingContext(ctx); err != nil {
-		return st, fmt.Errorf("ping: %w", err)
-	}
-	m := d.Migrator()
-	ok, err := m.tableExists(ctx, d.r, VersionTable)
-	if err != nil || !ok {
-		return st, err
-	}
-	var v sql.NullInt64
-	if err := d.r.QueryRowContext(ctx, "SELECT MAX(version) FROM "+VersionTable).Scan(&v); err != nil {
-		return st, fmt.Errorf("ping: schema version: %w", err)
-	}
-	st.Current = int(v.Int64)
-	return st, nil
 }
 
 // rekeyBatch is how many sessions one rekey transaction rewrites.

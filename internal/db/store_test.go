@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"crypto/sha256"
@@ -12,17 +12,19 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/dbtest"
 )
 
 // TestStore is the one store test suite, run on every backend against
 // one migrated database (cases use their own openids).
 func TestStore(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
 		shanghai, err := time.LoadLocation("Asia/Shanghai")
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := migrated(t, dsn, Options{TimeZone: shanghai})
+		d := migrated(t, dsn, db.Options{TimeZone: shanghai})
 		for _, tc := range storeCases {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, d) })
 		}
@@ -31,7 +33,7 @@ func TestStore(t *testing.T) {
 
 var storeCases = []struct {
 	name string
-	fn   func(t *testing.T, d *DB)
+	fn   func(t *testing.T, d *db.DB)
 }{
 	{"NewUser", testNewUser},
 	{"ReturningUser", testReturningUser},
@@ -67,11 +69,16 @@ func hashOf(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// at is a login time with a fraction, so truncation is exercised:
-// 03:04:05.6 UTC is 11:04:05 in Shanghai.
+// at is a time with a fraction: stores take whole seconds and never round
+// up, so 03:04:05.6 UTC is 11:04:05 in Shanghai. Touches, revocations and
+// profile updates get it as it is; a login record gets it whole, as
+// auth's service makes it.
 var at = time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 
+// record is a LoginRecord as auth's service hands it to the store (see
+// auth.LoginRecord): times in whole seconds, the User-Agent cut.
 func record(openid string, p auth.Profile, when time.Time) auth.LoginRecord {
+	when = when.Truncate(time.Second)
 	tok := uniq("token")
 	return auth.LoginRecord{
 		OpenID: openid, Profile: p, IP: "203.0.113.7", At: when,
@@ -83,7 +90,7 @@ func record(openid string, p auth.Profile, when time.Time) auth.LoginRecord {
 	}
 }
 
-func login(t *testing.T, d *DB, rec auth.LoginRecord) (auth.User, auth.Session) {
+func login(t *testing.T, d *db.DB, rec auth.LoginRecord) (auth.User, auth.Session) {
 	t.Helper()
 	u, s, err := d.Login(testCtx(t), rec)
 	if err != nil {
@@ -100,7 +107,7 @@ type rawUser struct {
 	birthday, share                                          sql.NullString
 }
 
-func readRawUser(t *testing.T, d *DB, id int64) rawUser {
+func readRawUser(t *testing.T, d *db.DB, id int64) rawUser {
 	t.Helper()
 	var r rawUser
 	var ll, ad, up time.Time
@@ -108,15 +115,15 @@ func readRawUser(t *testing.T, d *DB, id int64) rawUser {
 		last_login_ip, gender, status, user_level, deleted, last_login_time, add_time, update_time,
 		CAST(birthday AS CHAR), CAST(share_user_id AS CHAR) FROM wx_user WHERE id = ?`, id).Scan(
 		&r.username, &r.password, &r.openid, &r.nickname, &r.avatar, &r.mobile, &r.ip, &r.gender, &r.status,
-		&r.level, &r.deleted, TimeIn{&ll, time.UTC}, TimeIn{&ad, time.UTC}, TimeIn{&up, time.UTC}, &r.birthday, &r.share)
+		&r.level, &r.deleted, db.TimeIn{&ll, time.UTC}, db.TimeIn{&ad, time.UTC}, db.TimeIn{&up, time.UTC}, &r.birthday, &r.share)
 	if err != nil {
 		t.Fatalf("read wx_user %d: %v", id, err)
 	}
-	r.lastLogin, r.added, r.updated = ll.Format(timeLayout), ad.Format(timeLayout), up.Format(timeLayout)
+	r.lastLogin, r.added, r.updated = ll.Format(db.TimeLayout), ad.Format(db.TimeLayout), up.Format(db.TimeLayout)
 	return r
 }
 
-func count(t *testing.T, d *DB, query string, args ...any) int {
+func count(t *testing.T, d *db.DB, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := d.SQL().QueryRowContext(testCtx(t), query, args...).Scan(&n); err != nil {
@@ -125,7 +132,7 @@ func count(t *testing.T, d *DB, query string, args ...any) int {
 	return n
 }
 
-func testNewUser(t *testing.T, d *DB) {
+func testNewUser(t *testing.T, d *db.DB) {
 	openid := uniq("oNew")
 	u, s := login(t, d, record(openid, auth.Profile{Nickname: "小明", Avatar: "https://a.example/1.png", Gender: 1}, at))
 	r := readRawUser(t, d, u.ID)
@@ -155,7 +162,7 @@ func testNewUser(t *testing.T, d *DB) {
 	}
 }
 
-func testReturningUser(t *testing.T, d *DB) {
+func testReturningUser(t *testing.T, d *db.DB) {
 	openid := uniq("oRet")
 	u1, _ := login(t, d, record(openid, auth.Profile{Avatar: "https://a.example/old.png", Gender: 2}, at))
 	later := at.Add(time.Hour)
@@ -185,7 +192,7 @@ func testReturningUser(t *testing.T, d *DB) {
 	}
 }
 
-func insertUser(t *testing.T, d *DB, openid, username string, status, deleted int) int64 {
+func insertUser(t *testing.T, d *db.DB, openid, username string, status, deleted int) int64 {
 	t.Helper()
 	res, err := d.SQL().ExecContext(testCtx(t), `INSERT INTO wx_user (username, password, weixin_openid, status, deleted, nickname)
 		VALUES (?, 'x', ?, ?, ?, ?)`, username, openid, status, deleted, username)
@@ -199,7 +206,7 @@ func insertUser(t *testing.T, d *DB, openid, username string, status, deleted in
 	return id
 }
 
-func testSeveralRows(t *testing.T, d *DB) {
+func testSeveralRows(t *testing.T, d *db.DB) {
 	openid := uniq("oMany")
 	insertUser(t, d, openid, uniq("del"), 0, 1)
 	first := insertUser(t, d, openid, uniq("first"), 0, 0)
@@ -220,7 +227,7 @@ func testSeveralRows(t *testing.T, d *DB) {
 	}
 }
 
-func testUnusable(t *testing.T, d *DB) {
+func testUnusable(t *testing.T, d *db.DB) {
 	for _, tc := range []struct {
 		status, deleted int
 		want            error
@@ -254,7 +261,7 @@ func testUnusable(t *testing.T, d *DB) {
 	}
 }
 
-func testEmoji(t *testing.T, d *DB) {
+func testEmoji(t *testing.T, d *db.DB) {
 	const nick = "👨‍👩‍👧‍👦测试😀"
 	u, s := login(t, d, record(uniq("oEmoji"), auth.Profile{Nickname: nick}, at))
 	if got := readRawUser(t, d, u.ID).nickname; got != nick {
@@ -271,9 +278,10 @@ func testEmoji(t *testing.T, d *DB) {
 	}
 }
 
-func testSessionRoundTrip(t *testing.T, d *DB) {
+func testSessionRoundTrip(t *testing.T, d *db.DB) {
 	rec := record(uniq("oRT"), auth.Profile{Nickname: "rt", Gender: 2}, at)
-	rec.Session.UserAgent = "Mozilla/5.0 " + strings.Repeat("é", 200) // over 255 bytes: cut on a rune boundary
+	// Over 255 bytes: auth's service cuts it on a rune boundary.
+	rec.Session.UserAgent = auth.CutUTF8("Mozilla/5.0 "+strings.Repeat("é", 200), auth.MaxUserAgent)
 	u, s := login(t, d, rec)
 	gs, gu, err := d.SessionByTokenHash(testCtx(t), rec.Session.TokenHash)
 	if err != nil {
@@ -307,7 +315,7 @@ func testSessionRoundTrip(t *testing.T, d *DB) {
 	}
 }
 
-func testRevoke(t *testing.T, d *DB) {
+func testRevoke(t *testing.T, d *db.DB) {
 	_, s := login(t, d, record(uniq("oRev"), auth.Profile{}, at))
 	when := at.Add(time.Minute)
 	if err := d.RevokeSession(testCtx(t), s.ID, when, "logout"); err != nil {
@@ -330,7 +338,7 @@ func testRevoke(t *testing.T, d *DB) {
 	}
 }
 
-func testPurge(t *testing.T, d *DB) {
+func testPurge(t *testing.T, d *db.DB) {
 	// Far in the past, so other cases' sessions are untouched.
 	base := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 	var hashes []string
@@ -355,7 +363,7 @@ func testPurge(t *testing.T, d *DB) {
 	}
 }
 
-func testNewestKey(t *testing.T, d *DB) {
+func testNewestKey(t *testing.T, d *db.DB) {
 	openid := uniq("oKey")
 	r1 := record(openid, auth.Profile{}, at)
 	r1.Session.SessionKey = "first-key"
@@ -376,7 +384,7 @@ func testNewestKey(t *testing.T, d *DB) {
 	}
 }
 
-func testProfile(t *testing.T, d *DB) {
+func testProfile(t *testing.T, d *db.DB) {
 	u, _ := login(t, d, record(uniq("oProf"), auth.Profile{Nickname: "a", Avatar: "x"}, at))
 	nick, g := "b", 2
 	when := at.Add(48 * time.Hour)
@@ -401,7 +409,7 @@ func testProfile(t *testing.T, d *DB) {
 	}
 }
 
-func testConcurrentLogins(t *testing.T, d *DB) {
+func testConcurrentLogins(t *testing.T, d *db.DB) {
 	openid := uniq("oRace")
 	const n = 50
 	var wg sync.WaitGroup
@@ -429,7 +437,7 @@ func testConcurrentLogins(t *testing.T, d *DB) {
 	}
 }
 
-func autoIncrement(t *testing.T, d *DB) int64 {
+func autoIncrement(t *testing.T, d *db.DB) int64 {
 	t.Helper()
 	var v int64
 	if err := d.SQL().QueryRowContext(testCtx(t), `SELECT AUTO_INCREMENT FROM information_schema.tables
@@ -439,8 +447,8 @@ func autoIncrement(t *testing.T, d *DB) int64 {
 	return v
 }
 
-func testAutoIncrement(t *testing.T, d *DB) {
-	if d.Dialect() != MySQL {
+func testAutoIncrement(t *testing.T, d *db.DB) {
+	if d.Dialect() != db.MySQL {
 		t.Skip("AUTO_INCREMENT is MySQL's")
 	}
 	openid := uniq("oAI")
@@ -459,7 +467,7 @@ func testAutoIncrement(t *testing.T, d *DB) {
 	}
 }
 
-func testRekey(t *testing.T, d *DB) {
+func testRekey(t *testing.T, d *db.DB) {
 	ctx := testCtx(t)
 	n0, err := d.RekeySessionKeys(ctx, func(_, stored string) (string, bool, error) { return stored, false, nil })
 	if err != nil || n0 != 0 {
@@ -486,15 +494,15 @@ func testRekey(t *testing.T, d *DB) {
 	}
 }
 
-func testDuplicateToken(t *testing.T, d *DB) {
+func testDuplicateToken(t *testing.T, d *db.DB) {
 	rec := record(uniq("oDup"), auth.Profile{}, at)
 	login(t, d, rec)
 	rec2 := record(uniq("oDup"), auth.Profile{}, at)
 	rec2.Session.TokenHash = rec.Session.TokenHash
 	rec2.Session.SessionKey = "SECRET-SESSION-KEY"
 	_, _, err := d.Login(testCtx(t), rec2)
-	if !errors.Is(err, ErrConflict) {
-		t.Fatalf("duplicate token hash: %v, want ErrConflict", err)
+	if !errors.Is(err, db.ErrConflict) {
+		t.Fatalf("duplicate token hash: %v, want db.ErrConflict", err)
 	}
 	if strings.Contains(err.Error(), "SECRET-SESSION-KEY") {
 		t.Errorf("error leaks the session key: %v", err)
@@ -505,13 +513,13 @@ func testDuplicateToken(t *testing.T, d *DB) {
 	}
 }
 
-// TestConcurrentLoginsTwoProcesses: two *DB on one database (like two
+// TestConcurrentLoginsTwoProcesses: two *db.DB on one database (like two
 // serve processes) race logins of one new openid. On SQLite this goes
 // through busy_timeout, SQLITE_BUSY retries and the unique-constraint path.
 func TestConcurrentLoginsTwoProcesses(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
-		a := migrated(t, dsn, Options{})
-		b := openDB(t, dsn, Options{})
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
+		a := migrated(t, dsn, db.Options{})
+		b := dbtest.Open(t, dsn, db.Options{})
 		openid := uniq("oTwo")
 		const n = 40
 		var wg sync.WaitGroup
@@ -540,21 +548,21 @@ func TestConcurrentLoginsTwoProcesses(t *testing.T) {
 }
 
 func TestIsDuplicateSQLite(t *testing.T) {
-	d := migrated(t, dbtestSQLite(t), Options{})
+	d := migrated(t, dbtest.SQLite(t), db.Options{})
 	insertUser(t, d, "o1", "same", 0, 0)
 	_, err := d.SQL().Exec(`INSERT INTO wx_user (username, weixin_openid) VALUES ('same', 'o2')`)
-	if !isDuplicate(err) {
-		t.Fatalf("isDuplicate(%v) = false", err)
+	if !db.IsDuplicate(err) {
+		t.Fatalf("db.IsDuplicate(%v) = false", err)
 	}
 	_, err = d.SQL().Exec(`INSERT INTO wx_user (username, weixin_openid) VALUES (NULL, 'o2')`)
-	if err == nil || isDuplicate(err) {
+	if err == nil || db.IsDuplicate(err) {
 		t.Fatalf("NOT NULL violation %v counted as duplicate", err)
 	}
 }
 
 func TestHostileValues(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
-		d := migrated(t, dsn, Options{})
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
+		d := migrated(t, dsn, db.Options{})
 		for _, openid := range []string{"o'; DROP TABLE wx_user; --", `o\' OR 1=1 -- `, "o%_%", "o\x00nul", "o" + strings.Repeat("長", 20)} {
 			rec := record(openid, auth.Profile{Nickname: `Robert'); DROP TABLE wx_session;--`, Avatar: `"><script>`}, at)
 			u, s, err := d.Login(testCtx(t), rec)
@@ -576,15 +584,15 @@ func TestHostileValues(t *testing.T) {
 func TestOpenErrorsHidePassword(t *testing.T) {
 	ctx := testCtx(t)
 	// Nothing listens on port 1.
-	if _, err := Open(ctx, "mysql://oa:Hunter2Secret@127.0.0.1:1/oa?timeout=1s", Options{}); err == nil || strings.Contains(err.Error(), "Hunter2Secret") {
+	if _, err := db.Open(ctx, "mysql://oa:Hunter2Secret@127.0.0.1:1/oa?timeout=1s", db.Options{}); err == nil || strings.Contains(err.Error(), "Hunter2Secret") {
 		t.Errorf("Open on a closed port: %v", err)
 	}
-	if _, err := Open(ctx, "sqlite:"+t.TempDir()+"/no/such/dir/x.db", Options{}); err == nil {
+	if _, err := db.Open(ctx, "sqlite:"+t.TempDir()+"/no/such/dir/x.db", db.Options{}); err == nil {
 		t.Error("Open in a missing directory succeeded")
 	}
-	srv := mysqlOrSkip(t)
+	srv := dbtest.MySQL(t)
 	bad := strings.Replace(srv, "oactl:oactl@", "oactl:Wrong%21Secret@", 1)
-	_, err := Open(ctx, bad, Options{})
+	_, err := db.Open(ctx, bad, db.Options{})
 	if err == nil || strings.Contains(err.Error(), "Wrong!Secret") || strings.Contains(err.Error(), "Wrong%21Secret") {
 		t.Errorf("Open with a wrong password: %v", err)
 	}

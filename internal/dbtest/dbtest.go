@@ -1,6 +1,10 @@
 // Package dbtest gives tests real databases: a fresh SQLite file, a fresh
 // database on the MariaDB server named by OACTL_TEST_MYSQL_DSN, or a
-// throwaway MariaDB server of its own with special settings.
+// throwaway MariaDB server of its own with special settings; Backends runs
+// one test on both kinds and Open opens one for the test's lifetime.
+//
+// It imports internal/db but not its subpackages, so that their own tests
+// can use it.
 //
 // MySQL tests skip when no server is configured, unless
 // OACTL_REQUIRE_MYSQL=1 (set by scripts/test and CI), where a missing
@@ -8,6 +12,7 @@
 package dbtest
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -19,14 +24,38 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the MySQL driver, for creating databases
+
+	"github.com/oactl/oactl/internal/db"
 )
 
 // SQLite returns the DSN of a new SQLite file in the test's temp dir.
 func SQLite(t testing.TB) string {
 	t.Helper()
 	return "sqlite:" + filepath.Join(t.TempDir(), "oactl.db")
+}
+
+// Backends runs fn against a fresh SQLite file and a fresh MariaDB
+// database (skipped without a test server, see ServerDSN): the same test
+// on both.
+func Backends(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("mariadb", func(t *testing.T) { fn(t, MySQL(t)) })
+}
+
+// Open opens dsn with db.Open and closes it when the test ends.
+func Open(t testing.TB, dsn string, opts db.Options) *db.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := db.Open(ctx, dsn, opts)
+	if err != nil {
+		t.Fatalf("dbtest: open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // ServerDSN returns OACTL_TEST_MYSQL_DSN, skipping or failing the test
@@ -87,20 +116,20 @@ func DriverDSN(t testing.TB, mysqlURL string, withDB bool) string {
 		t.Fatal(err)
 	}
 	pw, _ := u.User.Password()
-	db := ""
+	name := ""
 	if withDB {
-		db = strings.TrimPrefix(u.Path, "/")
+		name = strings.TrimPrefix(u.Path, "/")
 	}
-	return fmt.Sprintf("%s:%s@tcp(%s)/%s?charset=utf8mb4&parseTime=true&loc=UTC&multiStatements=true", u.User.Username(), pw, u.Host, db)
+	return fmt.Sprintf("%s:%s@tcp(%s)/%s?charset=utf8mb4&parseTime=true&loc=UTC&multiStatements=true", u.User.Username(), pw, u.Host, name)
 }
 
 func openAdmin(t testing.TB, u *url.URL) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("mysql", DriverDSN(t, u.String(), false))
+	a, err := sql.Open("mysql", DriverDSN(t, u.String(), false))
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	return db
+	return a
 }
 
 // StartMariaDB starts a throwaway MariaDB server of the test's own through

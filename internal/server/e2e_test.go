@@ -15,6 +15,7 @@ import (
 	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/dbtest"
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/mockwx"
@@ -86,7 +87,7 @@ func runE2E(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := store.Migrator().Up(ctx, 0, false, io.Discard); err != nil {
+	if _, err := migrate.New(store, migrate.Options{}).Up(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	wx := httptest.NewServer(mockwx.New(mockwx.Config{AppID: e2eAppID, Secret: e2eSecret}))

@@ -1,10 +1,13 @@
-package db
+package migrate
 
 import (
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/dbtest"
 )
 
 func TestNormaliseType(t *testing.T) {
@@ -25,41 +28,55 @@ func TestNormaliseType(t *testing.T) {
 }
 
 // seedStatement is the seed's statement as the Java backend ran it.
-func seedStatement(t *testing.T, d *DB) string {
+func seedStatement(t *testing.T, d *db.DB) string {
 	t.Helper()
-	steps, err := loadSteps(string(d.Dialect()))
+	steps, err := loadSteps(d.Dialect())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return statements(steps[0].Up)[0]
+	return statements(steps[0].up)[0]
 }
 
 func TestAdoptSeedTable(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
 		ctx := testCtx(t)
-		d := openDB(t, dsn, Options{})
+		d := dbtest.Open(t, dsn, db.Options{})
 		if _, err := d.SQL().ExecContext(ctx, seedStatement(t, d)); err != nil {
 			t.Fatal(err)
 		}
-		insertUser(t, d, "oOld", "old-user", 0, 0)
-		st, err := d.Migrator().Status(ctx)
+		if _, err := d.SQL().ExecContext(ctx, `INSERT INTO wx_user (username, password, weixin_openid, status, deleted, nickname)
+			VALUES ('old-user', 'x', 'oOld', 0, 0, 'old-user')`); err != nil {
+			t.Fatal(err)
+		}
+		m := New(d, Options{})
+		st, err := m.Status(ctx)
 		if err != nil || !st.Adoptable || st.Current != 0 {
 			t.Fatalf("status of a seed table = %+v, %v", st, err)
 		}
-		got, err := d.Migrator().Up(ctx, 0, false, nil)
-		if err != nil || !slices.Equal(got, []int{1, 2, 3}) {
-			t.Fatalf("Up = %v, %v", got, err)
+		p, err := m.Plan(ctx, Up, 0)
+		if err != nil || len(p.Changes) != 3 || p.Changes[0].Action != ActionAdopt || len(p.Changes[0].SQL) != 1 ||
+			!strings.HasPrefix(p.Changes[0].SQL[0], "INSERT INTO "+db.VersionTable) {
+			t.Fatalf("plan over a seed table = %+v, %v", p, err)
 		}
-		if n := count(t, d, "SELECT COUNT(*) FROM wx_user WHERE username = 'old-user'"); n != 1 {
-			t.Fatalf("adoption lost the row")
+		got, err := m.Up(ctx, 0)
+		if err != nil || !slices.Equal(versions(got), []int{1, 2, 3}) {
+			t.Fatalf("Up = %v, %v", versions(got), err)
+		}
+		if got[0].Action != ActionAdopt || got[1].Action != ActionUp {
+			t.Errorf("actions %s %s, want adopt up", got[0].Action, got[1].Action)
+		}
+		var n int
+		if err := d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM wx_user WHERE username = 'old-user'").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("adoption lost the row: %d, %v", n, err)
 		}
 	})
 }
 
 func TestAdoptDifferentTable(t *testing.T) {
-	dsn := mysqlOrSkip(t)
+	dsn := dbtest.MySQL(t)
 	ctx := testCtx(t)
-	d := openDB(t, dsn, Options{})
+	d := dbtest.Open(t, dsn, db.Options{})
+	m := New(d, Options{})
 	ddl := seedStatement(t, d)
 	// Differences: a wider nickname, a utf8mb3 avatar, no share_user_id,
 	// an extra column.
@@ -69,12 +86,15 @@ func TestAdoptDifferentTable(t *testing.T) {
 	if _, err := d.SQL().ExecContext(ctx, ddl); err != nil {
 		t.Fatal(err)
 	}
-	st, err := d.Migrator().Status(ctx)
+	st, err := m.Status(ctx)
 	if err != nil || st.Adoptable {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
-	_, err = d.Migrator().Up(ctx, 0, false, nil)
 	var ae *AdoptionError
+	if _, err := m.Plan(ctx, Up, 0); !errors.As(err, &ae) {
+		t.Fatalf("Plan = %v, want an AdoptionError", err)
+	}
+	_, err = m.Up(ctx, 0)
 	if !errors.As(err, &ae) {
 		t.Fatalf("Up = %v, want an AdoptionError", err)
 	}
@@ -91,7 +111,7 @@ func TestAdoptDifferentTable(t *testing.T) {
 	if names := tableNames(t, d); !slices.Equal(names, []string{"wx_user"}) {
 		t.Errorf("tables after a refused adoption: %v", names)
 	}
-	if st, _ := d.Migrator().Status(ctx); st.Current != 0 {
+	if st, _ := m.Status(ctx); st.Current != 0 {
 		t.Errorf("a step was recorded: %+v", st)
 	}
 }

@@ -1,4 +1,4 @@
-package db
+package doctor
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
@@ -16,7 +18,7 @@ import (
 // one with a million rows (OACTL_BENCH_CHECK_ROWS overrides), and reports
 // both times and their ratio, which should stay near 1.
 //
-//	go test -run '^$' -bench CheckTableSize -benchtime 20x ./internal/db
+//	go test -run '^$' -bench CheckTableSize -benchtime 20x ./internal/db/doctor
 func BenchmarkCheckTableSize(b *testing.B) {
 	rows := 1_000_000
 	if s := os.Getenv("OACTL_BENCH_CHECK_ROWS"); s != "" {
@@ -36,11 +38,11 @@ func BenchmarkCheckTableSize(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for _, c := range []struct {
-			d   *DB
+			d   *db.DB
 			sum *time.Duration
 		}{{empty, &tEmpty}, {big, &tBig}} {
 			t0 := time.Now()
-			r, err := c.d.Check(ctx)
+			r, err := Check(ctx, c.d)
 			*c.sum += time.Since(t0)
 			if err != nil {
 				b.Fatal(err)
@@ -60,14 +62,10 @@ func BenchmarkCheckTableSize(b *testing.B) {
 
 // benchDB migrates a fresh database and fills wx_user with rows rows by
 // doubling INSERT ... SELECT, a few seconds for a million rows.
-func benchDB(b *testing.B, ctx context.Context, rows int) *DB {
+func benchDB(b *testing.B, ctx context.Context, rows int) *db.DB {
 	b.Helper()
-	d, err := Open(ctx, dbtest.MySQL(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { d.Close() })
-	if _, err := d.Migrator().Up(ctx, 0, false, nil); err != nil {
+	d := dbtest.Open(b, dbtest.MySQL(b), db.Options{})
+	if _, err := migrate.New(d, migrate.Options{}).Up(ctx, 0); err != nil {
 		b.Fatal(err)
 	}
 	if rows == 0 {

@@ -1,4 +1,4 @@
-package db
+package migrate
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/oactl/oactl/internal/db"
 )
 
 // seedColumn is one column of the seed's wx_user as information_schema
@@ -117,7 +119,25 @@ func (e *AdoptionError) Error() string {
 	return b.String()
 }
 
-func adoptionError(diffs []ColumnDiff) error { return &AdoptionError{Diffs: diffs} }
+// adoption looks at an existing wx_user: none (false), the seed's (true:
+// adopt it), or another (an *AdoptionError).
+func (m *Migrator) adoption(ctx context.Context, q db.Queryer) (bool, error) {
+	exists, err := db.TableExists(ctx, q, m.d.Dialect(), "wx_user")
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	if !exists {
+		return false, nil
+	}
+	diffs, err := m.compareUserTable(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	if len(diffs) > 0 {
+		return false, &AdoptionError{Diffs: diffs}
+	}
+	return true, nil
+}
 
 func (c seedColumn) describe() string {
 	s := c.Type
@@ -142,10 +162,10 @@ func (c seedColumn) describe() string {
 
 // compareUserTable compares the database's wx_user with the seed's and
 // returns the differences (none: adoptable).
-func (m *Migrator) compareUserTable(ctx context.Context, q queryer) ([]ColumnDiff, error) {
+func (m *Migrator) compareUserTable(ctx context.Context, q db.Queryer) ([]ColumnDiff, error) {
 	var have []seedColumn
 	var err error
-	if m.d.cfg.Dialect == MySQL {
+	if m.d.Dialect() == db.MySQL {
 		have, err = mysqlUserColumns(ctx, q)
 	} else {
 		have, err = sqliteUserColumns(ctx, q)
@@ -154,7 +174,7 @@ func (m *Migrator) compareUserTable(ctx context.Context, q queryer) ([]ColumnDif
 		return nil, fmt.Errorf("migrate: read wx_user columns: %w", err)
 	}
 	want := seedUserColumns
-	if m.d.cfg.Dialect == SQLite {
+	if m.d.Dialect() == db.SQLite {
 		want = sqliteComparable(seedUserColumns)
 	}
 	return diffColumns(have, want), nil
@@ -187,24 +207,16 @@ func diffColumns(have, want []seedColumn) []ColumnDiff {
 	return append(diffs, extra...)
 }
 
-func mysqlUserColumns(ctx context.Context, q queryer) ([]seedColumn, error) {
-	rows, err := q.QueryContext(ctx, `SELECT column_name, column_type, is_nullable, column_default, extra,
+func mysqlUserColumns(ctx context.Context, q db.Queryer) ([]seedColumn, error) {
+	return readColumns(ctx, q, `SELECT column_name, column_type, is_nullable, column_default, extra,
 		COALESCE(character_set_name, ''), COALESCE(collation_name, '')
 		FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'wx_user'
-		ORDER BY ordinal_position`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []seedColumn
-	for rows.Next() {
-		var c seedColumn
+		ORDER BY ordinal_position`, func(rows *sql.Rows, c *seedColumn) error {
 		var nullable string
 		var def sql.NullString
 		if err := rows.Scan(&c.Name, &c.Type, &nullable, &def, &c.Extra, &c.Charset, &c.Collation); err != nil {
-			return nil, err
+			return err
 		}
-		c.Name = strings.ToLower(c.Name)
 		c.Type = normaliseType(c.Type)
 		c.Nullable = nullable == "YES"
 		c.Default = normaliseDefault(def)
@@ -212,6 +224,25 @@ func mysqlUserColumns(ctx context.Context, q queryer) ([]seedColumn, error) {
 		c.Extra = strings.TrimSpace(strings.ReplaceAll(strings.ToLower(c.Extra), "default_generated", ""))
 		c.Charset = normaliseCharset(c.Charset)
 		c.Collation = normaliseCharset(c.Collation)
+		return nil
+	})
+}
+
+// readColumns runs query and scans each row into a seedColumn with scan;
+// column names compare in lower case.
+func readColumns(ctx context.Context, q db.Queryer, query string, scan func(*sql.Rows, *seedColumn) error) ([]seedColumn, error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []seedColumn
+	for rows.Next() {
+		var c seedColumn
+		if err := scan(rows, &c); err != nil {
+			return nil, err
+		}
+		c.Name = strings.ToLower(c.Name)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -230,24 +261,15 @@ func sqliteComparable(cols []seedColumn) []seedColumn {
 	return out
 }
 
-func sqliteUserColumns(ctx context.Context, q queryer) ([]seedColumn, error) {
-	rows, err := q.QueryContext(ctx, "SELECT name, \"notnull\", dflt_value FROM pragma_table_info('wx_user')")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []seedColumn
-	for rows.Next() {
-		var c seedColumn
+func sqliteUserColumns(ctx context.Context, q db.Queryer) ([]seedColumn, error) {
+	return readColumns(ctx, q, "SELECT name, \"notnull\", dflt_value FROM pragma_table_info('wx_user')", func(rows *sql.Rows, c *seedColumn) error {
 		var notnull int
 		var def sql.NullString
 		if err := rows.Scan(&c.Name, &notnull, &def); err != nil {
-			return nil, err
+			return err
 		}
-		c.Name = strings.ToLower(c.Name)
 		c.Nullable = notnull == 0
 		c.Default = normaliseDefault(def)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return nil
+	})
 }

@@ -1,4 +1,4 @@
-package db
+package doctor
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/dbtest"
 
 	_ "modernc.org/sqlite" // the SQLite driver
@@ -16,7 +18,7 @@ import (
 // seedDDL is the seed write-up's CREATE TABLE wx_user, byte for byte.
 func seedDDL(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/check_seed_wx_user.sql")
+	b, err := os.ReadFile("testdata/seed_wx_user.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,25 +29,25 @@ func seedDDL(t testing.TB) string {
 // directly and pins one connection, as the check does.
 func rawMySQL(t testing.TB, url string) (*sql.DB, *sql.Conn) {
 	t.Helper()
-	db, err := sql.Open("mysql", dbtest.DriverDSN(t, url, true)+"&collation=utf8mb4_general_ci&interpolateParams=true")
+	pool, err := sql.Open("mysql", dbtest.DriverDSN(t, url, true)+"&collation=utf8mb4_general_ci&interpolateParams=true")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(context.Background())
+	t.Cleanup(func() { pool.Close() })
+	conn, err := pool.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return db, conn
+	return pool, conn
 }
 
-func mustExec(t testing.TB, db interface {
+func mustExec(t testing.TB, q interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
-		if _, err := db.ExecContext(context.Background(), s); err != nil {
+		if _, err := q.ExecContext(context.Background(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
@@ -53,7 +55,7 @@ func mustExec(t testing.TB, db interface {
 
 func runCheck(t testing.TB, conn *sql.Conn) *Report {
 	t.Helper()
-	r, err := CheckMySQL(context.Background(), conn, CheckOptions{})
+	r, err := CheckMySQL(context.Background(), conn, Options{})
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
@@ -262,19 +264,24 @@ func TestCheckSessionKeys(t *testing.T) {
 
 func TestCheckSQLite(t *testing.T) {
 	dsn := strings.TrimPrefix(dbtest.SQLite(t), "sqlite:")
-	db, err := sql.Open("sqlite", dsn)
+	pool, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer pool.Close()
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	r, err := CheckSQLite(ctx, conn, CheckOptions{Schema: func(context.Context) (SchemaState, error) {
-		return SchemaState{Current: 1, Latest: 3, Pending: []string{"2 wx_session", "3 x"}}, nil
+	r, err := CheckSQLite(ctx, conn, Options{Schema: &migrate.Status{
+		SchemaState: auth.SchemaState{Current: 1, Required: 3},
+		Steps: []migrate.StepStatus{
+			{Step: migrate.Step{Version: 1, Name: "u"}, Applied: true},
+			{Step: migrate.Step{Version: 2, Name: "wx_session"}},
+			{Step: migrate.Step{Version: 3, Name: "x"}},
+		},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +294,7 @@ func TestCheckSQLite(t *testing.T) {
 	mustExec(t, conn, "CREATE TABLE wx_user (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL, nickname TEXT NOT NULL DEFAULT '')",
 		"CREATE TABLE wx_session (id INTEGER PRIMARY KEY, session_key TEXT NOT NULL)",
 		"INSERT INTO wx_session (session_key) VALUES ('plainkey')")
-	r, err = CheckSQLite(ctx, conn, CheckOptions{})
+	r, err = CheckSQLite(ctx, conn, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,7 @@
+package db
+
+// What the external tests (package db_test, which may import migrate)
+// need of the package's insides.
+var IsDuplicate = isDuplicate
+
+const TimeLayout = timeLayout
