@@ -145,8 +145,9 @@ func newSessionsListCmd(f *factory, runF func(*sessionsListOptions) error) *cobr
 		Short: "Print sessions as a table or JSON",
 		Long: `list prints sessions, newest first: a text table, or with --json an array of
 {"id","userId","nickname","openid","state","createdAt","lastSeenAt","expiresAt",
-"revokedAt","revokeReason","ip","userAgent"} (openid masked, times RFC 3339
-UTC, revokedAt null unless revoked). Nothing matched is an empty list ([]
+"revokedAt","revokeReason","ip","userAgent","appid"} (openid masked, times RFC 3339
+UTC, revokedAt null unless revoked, appid "" for sessions made before oactl
+recorded apps: they are the default app's). Nothing matched is an empty list ([]
 with --json) and exit status 0.`,
 		Example: `  oactl sessions list --state active --limit 20
   oactl sessions list --search 张三 --json | jq '.[].id'
@@ -341,6 +342,7 @@ type sessionJSON struct {
 	RevokeReason string  `json:"revokeReason"`
 	IP           string  `json:"ip"`
 	UserAgent    string  `json:"userAgent"`
+	AppID        string  `json:"appid"`
 }
 
 func utcText(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -358,7 +360,7 @@ func toJSON(r auth.SessionRow) sessionJSON {
 		ID: r.Session.ID, UserID: r.Session.UserID, Nickname: r.Nickname, OpenID: auth.MaskOpenID(r.OpenID),
 		State: string(r.State), CreatedAt: utcText(r.Session.CreatedAt), LastSeenAt: optionalTime(r.Session.LastSeenAt),
 		ExpiresAt: utcText(r.Session.ExpiresAt), RevokedAt: optionalTime(r.Session.RevokedAt),
-		RevokeReason: r.Session.RevokeReason, IP: r.Session.IP, UserAgent: r.Session.UserAgent,
+		RevokeReason: r.Session.RevokeReason, IP: r.Session.IP, UserAgent: r.Session.UserAgent, AppID: r.Session.AppID,
 	}
 }
 

@@ -71,8 +71,8 @@ func fillSessions(t testing.TB, dsn string, logins []seedLogin) []seededSession 
 			ip = fmt.Sprintf("198.51.100.%d", i%250+1)
 		}
 		u, s, err := d.Login(ctx, auth.LoginRecord{
-			OpenID: l.OpenID, Profile: auth.Profile{Nickname: l.Nickname}, IP: ip, At: at,
-			Session: auth.Session{
+			AppID: defaultDevAppID, OpenID: l.OpenID, DefaultApp: true, Profile: auth.Profile{Nickname: l.Nickname}, IP: ip, At: at,
+			Session: auth.Session{AppID: defaultDevAppID,
 				TokenHash: hex.EncodeToString(h[:]), SessionKey: "SEEDKEY" + token[:8],
 				CreatedAt: at.UTC(), ExpiresAt: at.UTC().Add(ttl), LastSeenAt: at.UTC(),
 				IP: ip, UserAgent: "Mozilla/5.0 (iPhone) MicroMessenger/8.0",

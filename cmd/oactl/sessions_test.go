@@ -147,7 +147,7 @@ func TestSessionsListJSON(t *testing.T) {
 		if len(rows) != len(seeded) {
 			t.Fatalf("%d rows, want %d", len(rows), len(seeded))
 		}
-		keys := []string{"id", "userId", "nickname", "openid", "state", "createdAt", "lastSeenAt", "expiresAt", "revokedAt", "revokeReason", "ip", "userAgent"}
+		keys := []string{"id", "userId", "nickname", "openid", "state", "createdAt", "lastSeenAt", "expiresAt", "revokedAt", "revokeReason", "ip", "userAgent", "appid"}
 		rfc := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 		states := map[string]int{}
 		for _, r := range rows {
@@ -163,6 +163,9 @@ func TestSessionsListJSON(t *testing.T) {
 				if s, _ := r[k].(string); !rfc.MatchString(s) {
 					t.Errorf("%s = %v, not RFC 3339 UTC", k, r[k])
 				}
+			}
+			if r["appid"] != defaultDevAppID {
+				t.Errorf("appid %v, want the app of the login", r["appid"])
 			}
 			if r["revokedAt"] != nil {
 				t.Errorf("revokedAt %v for an unrevoked session", r["revokedAt"])

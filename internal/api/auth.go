@@ -26,6 +26,7 @@ func (h *handlers) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// The raw address and User-Agent: the service cuts them to the columns.
 	in := auth.LoginInput{
+		AppID:     RefererAppID(r),
 		IP:        ClientOf(r, h.opts.TrustedProxies).String(),
 		UserAgent: r.UserAgent(),
 	}
@@ -128,7 +129,7 @@ type bindPhoneBody struct {
 	IV            *string `json:"iv"`
 }
 
-func (h *handlers) bindPhone(w http.ResponseWriter, r *http.Request, _ auth.Session, u auth.User) {
+func (h *handlers) bindPhone(w http.ResponseWriter, r *http.Request, sess auth.Session, u auth.User) {
 	var body bindPhoneBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, h.log, err)
@@ -147,9 +148,9 @@ func (h *handlers) bindPhone(w http.ResponseWriter, r *http.Request, _ auth.Sess
 	)
 	switch {
 	case code != "":
-		mobile, err = h.svc.BindPhoneByCode(r.Context(), u, code)
+		mobile, err = h.svc.BindPhoneByCode(r.Context(), sess, u, code)
 	case data != "" || iv != "":
-		mobile, err = h.svc.BindPhoneEncrypted(r.Context(), u, data, iv)
+		mobile, err = h.svc.BindPhoneEncrypted(r.Context(), sess, u, data, iv)
 	default:
 		err = &auth.MissingArgumentError{Field: "code"}
 	}

@@ -100,9 +100,11 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 	)
 	switch {
 	case errors.As(err, &missing):
-		return ErrnoMissing, MsgMissing, nil
-	case errors.As(err, &bad), errors.Is(err, storage.ErrNotImage):
-		return ErrnoBadArgument, MsgBadArgument, nil
+		return ErrnoMissing, MsgMissing, fieldData(missing.Field)
+	case errors.As(err, &bad):
+		return ErrnoBadArgument, MsgBadArgument, fieldData(bad.Field)
+	case errors.Is(err, storage.ErrNotImage):
+		return ErrnoBadArgument, MsgBadArgument, fieldData("file")
 	case errors.As(err, &upstream):
 		if upstream.Answered {
 			return ErrnoUpstream, MsgUpstream, map[string]any{"wxErrcode": upstream.Errcode, "wxErrmsg": upstream.Errmsg}
@@ -118,6 +120,19 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 		return ErrnoUpdateFailed, MsgUpdateFailed, nil
 	}
 	return ErrnoInternal, MsgInternal, nil
+}
+
+// fieldData is the data of a 401 or 402: {"field": name} when the
+// argument is known (SPEC §3), else nil.
+func fieldData(name string) any {
+	if name == "" {
+		return nil
+	}
+	return fieldErr{Field: name}
+}
+
+type fieldErr struct {
+	Field string `json:"field"`
 }
 
 // accountMsg names the state of an account auth.IsAccountState refused.

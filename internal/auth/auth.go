@@ -82,6 +82,21 @@ type Session struct {
 	RevokeReason string
 	IP           string
 	UserAgent    string
+	// AppID is the mini-program the session was made through. Sessions
+	// made before oactl recorded apps are stored with "" and count as the
+	// default app's; auth.Service.Authenticate fills that in.
+	AppID string
+}
+
+// Identity is a row of wx_identity: a user's openid under one app, and
+// the unionid WeChat gave with it ("" when none, stored as NULL).
+// CreatedAt is UTC.
+type Identity struct {
+	UserID    int64
+	AppID     string
+	OpenID    string
+	UnionID   string
+	CreatedAt time.Time
 }
 
 // Revoked reports whether the session was revoked (logout or support).
@@ -97,8 +112,13 @@ func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 //   - the session's times are UTC; At is in the zone the clock gave, and
 //     the store converts it to the configured zone of wx_user.
 type LoginRecord struct {
-	OpenID  string
-	Profile Profile   // filled into a new user; into a known one only where empty
+	AppID   string // the app the code was issued for (never "")
+	OpenID  string // WeChat's openid of the user under AppID
+	UnionID string // WeChat's unionid, "" when it gave none
+	// DefaultApp: AppID is the default app, whose openids may also be
+	// found in wx_user.weixin_openid (rows the Java backend made).
+	DefaultApp bool
+	Profile    Profile   // filled into a new user; into a known one only where empty
 	IP      string    // the client address, for wx_user.last_login_ip
 	At      time.Time // the login time
 	// Session is the new session; the store sets ID and UserID.
@@ -122,12 +142,17 @@ func (rec LoginRecord) Normalize() LoginRecord {
 // Store is the storage the login domain needs. internal/db implements it
 // on SQLite and MySQL. Methods return ErrNotFound when nothing matched.
 type Store interface {
-	// Login finds the user of rec.OpenID (several rows: the lowest id with
-	// deleted = 0; only deleted rows: ErrAccountDeleted) or creates it,
-	// records the login and inserts the session, in one transaction.
-	// Concurrent logins of one new openid create exactly one row. An
-	// unusable account returns the user and its Usable error and writes
-	// nothing.
+	// Login finds the user of a login or creates it, records the login
+	// and inserts the session, in one transaction. The user is, in this
+	// order (SPEC §10): the one of the identity (rec.AppID, rec.OpenID);
+	// the one of an identity with rec.UnionID (a new identity links this
+	// app); for the default app, the wx_user with weixin_openid =
+	// rec.OpenID (several rows: the lowest id with deleted = 0; only
+	// deleted rows: ErrAccountDeleted), which gains an identity; else a
+	// new wx_user and its identity. A unionid WeChat starts giving later
+	// is filled into the identity. Concurrent first logins of one person,
+	// through one app or several, make one user. An unusable account
+	// returns the user and its Usable error and writes nothing.
 	Login(ctx context.Context, rec LoginRecord) (User, Session, error)
 	// SessionByTokenHash returns a session and its user in one indexed read.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
@@ -139,10 +164,12 @@ type Store interface {
 	UpdateProfile(ctx context.Context, userID int64, upd ProfileUpdate, at time.Time) (User, error)
 	// SetMobile stores a bound phone number.
 	SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error
-	// NewestSession returns the user's newest session, revoked or not: its
-	// session_key is WeChat's one valid key for the user (the newest
-	// login's), and its token hash opens the key when it is sealed.
-	NewestSession(ctx context.Context, userID int64) (Session, error)
+	// NewestSession returns the user's newest session made through one of
+	// appIDs ("" stands for sessions made before apps were recorded),
+	// revoked or not: its session_key is WeChat's one valid key for the
+	// user under that app (the newest login's), and its token hash opens
+	// the key when it is sealed.
+	NewestSession(ctx context.Context, userID int64, appIDs []string) (Session, error)
 	// PurgeExpiredSessions deletes sessions that expired before t.
 	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
 	// Ping checks the database and reports the schema version it holds

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -120,32 +121,44 @@ func TestMockwxBindPhone(t *testing.T) {
 
 	var enc struct{ EncryptedData, IV string }
 	m.helper(t, "/__mock/encrypt", map[string]string{"user": "carol", "kind": "phone"}, &enc)
-	got, err := m.svc.BindPhoneEncrypted(ctx, res.User, enc.EncryptedData, enc.IV)
+	got, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, enc.EncryptedData, enc.IV)
 	if err != nil || got != want {
 		t.Fatalf("encrypted: %q, %v; want %q", got, err, want)
 	}
 	// A second login makes a new session_key: the old payload no longer
 	// decrypts, a fresh one does.
-	if _, err := m.svc.Login(ctx, auth.LoginInput{Code: m.code(t, "carol")}); err != nil {
+	code2 := m.code(t, "carol")
+	if _, err := m.svc.Login(ctx, auth.LoginInput{Code: code2}); err != nil {
 		t.Fatal(err)
 	}
 	var bad *auth.BadArgumentError
-	if _, err := m.svc.BindPhoneEncrypted(ctx, res.User, enc.EncryptedData, enc.IV); !errors.As(err, &bad) {
+	if _, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, enc.EncryptedData, enc.IV); !errors.As(err, &bad) {
 		t.Errorf("payload of the old key: %v", err)
 	}
-	m.helper(t, "/__mock/encrypt", map[string]string{"user": "carol", "kind": "phone"}, &enc)
-	m.svc.AppID = "wxsomeotherapp"
-	if _, err := m.svc.BindPhoneEncrypted(ctx, res.User, enc.EncryptedData, enc.IV); !errors.As(err, &bad) {
+	// The right key, but the watermark of another app.
+	key := mockwx.SessionKey("oactl", mockAppID, code2)
+	plain := []byte(`{"phoneNumber":"13800001111","watermark":{"appid":"wxsomeotherapp","timestamp":1}}`)
+	data, iv, err := wechat.Encrypt(key, plain, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, data, iv); !errors.As(err, &bad) || bad.Reason != "watermark is not this app's" {
 		t.Errorf("watermark of another app: %v", err)
 	}
-	m.svc.AppID = mockAppID
+	plain = bytes.Replace(plain, []byte("wxsomeotherapp"), []byte(mockAppID), 1)
+	if data, iv, err = wechat.Encrypt(key, plain, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, data, iv); err != nil || got != "13800001111" {
+		t.Errorf("the same payload with this app's watermark: %q, %v", got, err)
+	}
 
-	got, err = m.svc.BindPhoneByCode(ctx, res.User, "carol.phone1")
+	got, err = m.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "carol.phone1")
 	if err != nil || got != want {
 		t.Errorf("by code: %q, %v; want %q", got, err, want)
 	}
 	var up *auth.UpstreamError
-	if _, err := m.svc.BindPhoneByCode(ctx, res.User, "err40029~carol"); !errors.As(err, &up) || up.Errcode != 40029 {
+	if _, err := m.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "err40029~carol"); !errors.As(err, &up) || up.Errcode != 40029 {
 		t.Errorf("by refused code: %v", err)
 	}
 }

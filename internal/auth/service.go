@@ -42,11 +42,16 @@ const (
 	TokenLen = 43
 )
 
-// Service is the login domain's logic, independent of HTTP.
+// Service is the login domain's logic, independent of HTTP. It serves the
+// default app (AppID, WeChat) and the apps of Apps, each with its own
+// WeChat client (its own secret and access token).
 type Service struct {
-	Store    Store
-	WeChat   WeChat
-	AppID    string // for the legacy bindPhone watermark check
+	Store  Store
+	WeChat WeChat // the default app's
+	AppID  string // the default app
+	// Apps are the other mini-programs of this backend, by appid; nil
+	// serves the default app only.
+	Apps     map[string]WeChat
 	Sealer   Sealer // nil stores session keys as they are
 	TokenTTL time.Duration
 	Now      func() time.Time
@@ -57,10 +62,53 @@ type Service struct {
 // LoginInput is one login request. IP and UserAgent are as the client
 // sent them: Login cuts them (LoginRecord.Normalize).
 type LoginInput struct {
+	// AppID is the app the request names (its Referer); "" is the
+	// default app.
+	AppID     string
 	Code      string
 	UserInfo  *Profile // optional: WeChat gives an anonymous profile since 2022
 	IP        string
 	UserAgent string
+}
+
+// maxWeChatID bounds the appids, openids and unionids oactl stores (the
+// columns' width); WeChat's are 18 to 28 characters.
+const maxWeChatID = 64
+
+// app returns the appid and WeChat client of an app the request names:
+// "" and the default appid are the default app; an appid that is not
+// configured is a bad argument "appid", refused before WeChat is called.
+func (s *Service) app(appid string) (string, WeChat, error) {
+	if appid == "" || appid == s.AppID {
+		return s.AppID, s.WeChat, nil
+	}
+	if wc, ok := s.Apps[appid]; ok {
+		return appid, wc, nil
+	}
+	return "", nil, &BadArgumentError{Field: "appid", Reason: "not an app of this server"}
+}
+
+// sessionApp is the appid of a session: "" (made before apps were
+// recorded) is the default app's.
+func (s *Service) sessionApp(sess Session) string {
+	if sess.AppID == "" {
+		return s.AppID
+	}
+	return sess.AppID
+}
+
+// wechatID reports whether id can be an openid or unionid from WeChat:
+// 1 to 64 printable ASCII characters.
+func wechatID(id string) bool {
+	if id == "" || len(id) > maxWeChatID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // LoginResult is a successful login. Token is shown once and never stored.
@@ -114,6 +162,10 @@ func (s *Service) newToken() (string, error) {
 // WeChat is called, calls code2Session, then finds or creates the user and
 // inserts the session in one store transaction.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	appid, wc, err := s.app(in.AppID)
+	if err != nil {
+		return LoginResult{}, err
+	}
 	if err := ValidateCode("code", in.Code); err != nil {
 		return LoginResult{}, err
 	}
@@ -125,12 +177,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		}
 		profile = p
 	}
-	info, err := s.WeChat.Code2Session(ctx, in.Code)
+	info, err := wc.Code2Session(ctx, in.Code)
 	if err != nil {
 		return LoginResult{}, upstreamError(err)
 	}
-	if info.OpenID == "" {
-		return LoginResult{}, &UpstreamError{Err: errors.New("code2Session answered without openid")}
+	if !wechatID(info.OpenID) {
+		return LoginResult{}, &UpstreamError{Err: errors.New("code2Session answered without a usable openid")}
+	}
+	if info.UnionID != "" && !wechatID(info.UnionID) {
+		return LoginResult{}, &UpstreamError{Err: errors.New("code2Session answered an unusable unionid")}
 	}
 	token, err := s.newToken()
 	if err != nil {
@@ -147,11 +202,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	now := s.now().Truncate(time.Second)
 	utc := now.UTC()
 	rec := LoginRecord{
-		OpenID:  info.OpenID,
-		Profile: profile,
-		IP:      in.IP,
-		At:      now,
+		AppID:      appid,
+		OpenID:     info.OpenID,
+		UnionID:    info.UnionID,
+		DefaultApp: appid == s.AppID,
+		Profile:    profile,
+		IP:         in.IP,
+		At:         now,
 		Session: Session{
+			AppID:      appid,
 			TokenHash:  hash,
 			SessionKey: key,
 			CreatedAt:  utc,
@@ -219,6 +278,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 	if err := user.Usable(); err != nil {
 		return Session{}, User{}, err
 	}
+	sess.AppID = s.sessionApp(sess)
 	if now.Sub(sess.LastSeenAt) >= TouchInterval {
 		// Last seen is bookkeeping: a failed write must not fail the request.
 		if err := s.Store.TouchSession(ctx, sess.ID, now.UTC()); err != nil {
@@ -255,12 +315,18 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, upd ProfileUpdate) 
 	return out, nil
 }
 
-// BindPhoneByCode binds the number behind a getuserphonenumber code.
-func (s *Service) BindPhoneByCode(ctx context.Context, u User, code string) (string, error) {
+// BindPhoneByCode binds the number behind a getuserphonenumber code,
+// asked of WeChat with the access token of the session's app (the code
+// was issued to that app).
+func (s *Service) BindPhoneByCode(ctx context.Context, sess Session, u User, code string) (string, error) {
+	_, wc, err := s.app(s.sessionApp(sess))
+	if err != nil {
+		return "", err
+	}
 	if err := ValidateCode("code", code); err != nil {
 		return "", err
 	}
-	info, err := s.WeChat.PhoneNumber(ctx, code)
+	info, err := wc.PhoneNumber(ctx, code)
 	if err != nil {
 		return "", upstreamError(err)
 	}
@@ -298,17 +364,19 @@ func (s *Service) setMobile(ctx context.Context, u User, mobile string) error {
 	return err
 }
 
-// BindPhoneEncrypted binds a number from the legacy encrypted payload:
-// decrypted with the user's newest session_key (WeChat keeps one valid key
-// per user), its watermark appid checked against ours.
-func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData, iv string) (string, error) {
+// BindPhoneEncrypted binds a number from the legacy encrypted payload of
+// the session's app: decrypted with the user's newest session_key under
+// that app (WeChat keeps one valid key per user and app), its watermark
+// appid checked against that app.
+func (s *Service) BindPhoneEncrypted(ctx context.Context, sess Session, u User, encryptedData, iv string) (string, error) {
 	if encryptedData == "" {
 		return "", &MissingArgumentError{Field: "encryptedData"}
 	}
 	if iv == "" {
 		return "", &MissingArgumentError{Field: "iv"}
 	}
-	key, err := s.newestSessionKey(ctx, u.ID)
+	appid := s.sessionApp(sess)
+	key, err := s.newestSessionKey(ctx, u.ID, appid)
 	if err != nil {
 		return "", err
 	}
@@ -316,7 +384,7 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData,
 	if err != nil {
 		return "", &BadArgumentError{Field: "encryptedData", Reason: "does not decrypt with the newest session key"}
 	}
-	if err := wechat.CheckWatermark(plain, s.AppID); err != nil {
+	if err := wechat.CheckWatermark(plain, appid); err != nil {
 		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark is not this app's"}
 	}
 	var phone struct {
@@ -333,8 +401,12 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData,
 	return mobile, s.setMobile(ctx, u, mobile)
 }
 
-func (s *Service) newestSessionKey(ctx context.Context, userID int64) (string, error) {
-	sess, err := s.Store.NewestSession(ctx, userID)
+func (s *Service) newestSessionKey(ctx context.Context, userID int64, appid string) (string, error) {
+	apps := []string{appid}
+	if appid == s.AppID {
+		apps = append(apps, "") // sessions from before apps were recorded
+	}
+	sess, err := s.Store.NewestSession(ctx, userID, apps)
 	if err != nil {
 		return "", fmt.Errorf("newest session: %w", err)
 	}

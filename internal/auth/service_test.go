@@ -221,13 +221,13 @@ func TestSealedSessionKeyAndBindPhoneEncrypted(t *testing.T) {
 	}
 	// The fake key is not valid AES: decryption fails as bad input, after
 	// the sealed key was opened (an open failure would be internal).
-	_, err = e.svc.BindPhoneEncrypted(context.Background(), res.User, "AAAA", "AAAA")
+	_, err = e.svc.BindPhoneEncrypted(context.Background(), auth.Session{}, res.User, "AAAA", "AAAA")
 	var bad *auth.BadArgumentError
 	if !errors.As(err, &bad) {
 		t.Errorf("BindPhoneEncrypted: %v", err)
 	}
 	var missing *auth.MissingArgumentError
-	if _, err := e.svc.BindPhoneEncrypted(context.Background(), res.User, "AAAA", ""); !errors.As(err, &missing) {
+	if _, err := e.svc.BindPhoneEncrypted(context.Background(), auth.Session{}, res.User, "AAAA", ""); !errors.As(err, &missing) {
 		t.Errorf("missing iv: %v", err)
 	}
 }
@@ -236,17 +236,17 @@ func TestBindPhoneByCode(t *testing.T) {
 	e := newEnv(t)
 	res := e.login(t, "dave.1")
 	ctx := context.Background()
-	m, err := e.svc.BindPhoneByCode(ctx, res.User, "phone.1")
+	m, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "phone.1")
 	if err != nil || m != "13800138000" || e.store.User(res.User.ID).Mobile != m {
 		t.Fatalf("bind: %q %v", m, err)
 	}
 	e.wx.Errs = map[string]error{"p.bad": authtest.APIError(40029, "invalid code")}
 	var up *auth.UpstreamError
-	if _, err := e.svc.BindPhoneByCode(ctx, res.User, "p.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
+	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "p.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
 		t.Errorf("refused code: %v", err)
 	}
 	e.wx.Phone = "1380013800012345678901"
-	if _, err := e.svc.BindPhoneByCode(ctx, res.User, "p.2"); !errors.As(err, &up) {
+	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "p.2"); !errors.As(err, &up) {
 		t.Errorf("overlong number: %v", err)
 	}
 }

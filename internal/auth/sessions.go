@@ -69,12 +69,18 @@ type SessionLister interface {
 	RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error)
 	// PurgeExpiredSessions deletes sessions that expired before t.
 	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
+	// UserIdentities returns a user's identities, oldest first (none for
+	// a user that has not logged in since oactl recorded them).
+	UserIdentities(ctx context.Context, userID int64) ([]Identity, error)
 }
 
-// MaskOpenID shows the first and last four characters of an openid:
-// enough for support to compare with what a user reads out, not enough to
+// MaskOpenID shows the first and last four characters of an openid (or a
+// unionid; "" stays ""): enough for support to compare with what a user reads out, not enough to
 // impersonate anyone in logs or screenshots.
 func MaskOpenID(openid string) string {
+	if openid == "" {
+		return ""
+	}
 	if len(openid) <= 8 {
 		return "…"
 	}

@@ -24,7 +24,7 @@ const (
 // listColumns never includes token_hash or session_key: a listing cannot
 // leak what it does not read.
 const listColumns = `s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.revoked_at,
-	s.revoke_reason, s.ip, s.user_agent, COALESCE(u.nickname, ''), COALESCE(u.weixin_openid, '')`
+	s.revoke_reason, s.ip, s.user_agent, s.appid, COALESCE(u.nickname, ''), COALESCE(u.weixin_openid, '')`
 
 // likeEscape is the LIKE escape character. '!' rather than '\': MySQL
 // treats a backslash in a string literal as an escape itself (unless
@@ -131,7 +131,7 @@ func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.Ses
 		s := &r.Session
 		if err := rows.Scan(&s.ID, &s.UserID, TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC},
 			TimeIn{&s.LastSeenAt, time.UTC}, TimeIn{&s.RevokedAt, time.UTC}, &s.RevokeReason, &s.IP, &s.UserAgent,
-			&r.Nickname, &r.OpenID); err != nil {
+			&s.AppID, &r.Nickname, &r.OpenID); err != nil {
 			return nil, fmt.Errorf("list sessions: %w", err)
 		}
 		r.State = s.StateAt(now)
@@ -139,6 +139,28 @@ func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.Ses
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// UserIdentities returns a user's identities, oldest first.
+func (d *DB) UserIdentities(ctx context.Context, userID int64) ([]auth.Identity, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT user_id, appid, openid, COALESCE(unionid, ''), created_at
+		FROM wx_identity WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("user identities: %w", err)
+	}
+	defer rows.Close()
+	var out []auth.Identity
+	for rows.Next() {
+		var i auth.Identity
+		if err := rows.Scan(&i.UserID, &i.AppID, &i.OpenID, &i.UnionID, TimeIn{&i.CreatedAt, time.UTC}); err != nil {
+			return nil, fmt.Errorf("user identities: %w", err)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("user identities: %w", err)
 	}
 	return out, nil
 }

@@ -29,7 +29,7 @@ const userColumns = `u.id, u.username, u.nickname, u.avatar, u.gender, u.mobile,
 
 // sessionColumns is the select list scanSession reads, for table alias s.
 const sessionColumns = `s.id, s.token_hash, s.user_id, s.session_key, s.created_at, s.expires_at, s.last_seen_at,
-	s.revoked_at, s.revoke_reason, s.ip, s.user_agent`
+	s.revoked_at, s.revoke_reason, s.ip, s.user_agent, s.appid`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -42,7 +42,7 @@ func (d *DB) userDest(u *auth.User, deleted *int) []any {
 func sessionDest(s *auth.Session) []any {
 	return []any{&s.ID, &s.TokenHash, &s.UserID, &s.SessionKey,
 		TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC}, TimeIn{&s.LastSeenAt, time.UTC},
-		TimeIn{&s.RevokedAt, time.UTC}, &s.RevokeReason, &s.IP, &s.UserAgent}
+		TimeIn{&s.RevokedAt, time.UTC}, &s.RevokeReason, &s.IP, &s.UserAgent, &s.AppID}
 }
 
 func (d *DB) scanUser(row scanner) (auth.User, error) {
@@ -65,22 +65,24 @@ func (d *DB) findUser(ctx context.Context, q Queryer, openid string) (auth.User,
 	return u, translate(err, "find user by openid", auth.ErrNotFound)
 }
 
-// errUserRace: the login lost a race (the user row was inserted or changed
-// by someone else meanwhile); the whole login starts again.
+// errUserRace: the login lost a race (a user or identity row was
+// inserted or changed by someone else meanwhile); the whole login starts
+// again.
 var errUserRace = errors.New("user row changed concurrently")
 
 // maxLoginRaces bounds how often one login restarts after losing a race.
 const maxLoginRaces = 5
 
-// Login finds or creates the user of rec.OpenID, records the login and
-// inserts the session, in one transaction (see auth.Store). It never uses
-// INSERT ... ON DUPLICATE KEY UPDATE: that burns an AUTO_INCREMENT value
-// on every returning login. A duplicate key on insert means a concurrent
-// login created the user: the row is read again outside the failed
-// transaction and the login proceeds as a returning one.
+// Login finds or creates the user of a login (see auth.Store for the
+// order), records the login and inserts the session, in one transaction.
+// It never uses INSERT ... ON DUPLICATE KEY UPDATE: that burns an
+// AUTO_INCREMENT value on every returning login. A duplicate key on
+// insert means a concurrent login got there first: the user is looked up
+// again outside the failed transaction and the login starts again, and
+// now finds what the other one made.
 func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.Session, error) {
-	if rec.OpenID == "" {
-		return auth.User{}, auth.Session{}, errors.New("login: empty openid")
+	if rec.OpenID == "" || rec.AppID == "" {
+		return auth.User{}, auth.Session{}, errors.New("login: empty openid or appid")
 	}
 	for range maxLoginRaces {
 		var user auth.User
@@ -94,16 +96,8 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 		case err == nil:
 			return user, sess, nil
 		case errors.Is(err, errUserRace):
-			// Fresh autocommit read: inside the failed transaction the
-			// snapshot may predate the other login's commit.
-			u, ferr := d.findUser(ctx, d.w, rec.OpenID)
-			if ferr != nil && !errors.Is(ferr, auth.ErrNotFound) {
-				return auth.User{}, auth.Session{}, fmt.Errorf("login: %w", ferr)
-			}
-			if ferr == nil {
-				if uerr := u.Usable(); uerr != nil {
-					return u, auth.Session{}, uerr
-				}
+			if u, rerr := d.afterRace(ctx, rec); rerr != nil {
+				return u, auth.Session{}, rerr
 			}
 			continue
 		case user.ID != 0 && auth.IsAccountState(err):
@@ -115,19 +109,96 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 	return auth.User{}, auth.Session{}, fmt.Errorf("login: %w %d times", errUserRace, maxLoginRaces)
 }
 
+// afterRace looks the user of rec up again in a fresh autocommit read
+// (inside the failed transaction the snapshot may predate the other
+// login's commit): an unusable account ends the login with its state.
+// Finding no user although an insert hit a duplicate key means an
+// identity outlived its wx_user row (deleted by hand); it is removed so
+// the next attempt can make the user anew.
+func (d *DB) afterRace(ctx context.Context, rec auth.LoginRecord) (auth.User, error) {
+	f, err := d.resolveUser(ctx, d.w, rec)
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
+		_, err := d.execCount(ctx, "remove orphan identity", `DELETE FROM wx_identity WHERE appid = ? AND openid = ?
+			AND NOT EXISTS (SELECT 1 FROM wx_user u WHERE u.id = wx_identity.user_id)`, rec.AppID, rec.OpenID)
+		if err != nil {
+			return auth.User{}, fmt.Errorf("login: %w", err)
+		}
+		return auth.User{}, nil
+	case err != nil:
+		return auth.User{}, fmt.Errorf("login: %w", err)
+	}
+	if uerr := f.user.Usable(); uerr != nil {
+		return f.user, uerr
+	}
+	return auth.User{}, nil
+}
+
+// resolved is the user a login found, and the identity it came by.
+type resolved struct {
+	user auth.User
+	// hasIdentity: the user came by the identity (AppID, OpenID) itself;
+	// unionID is what that identity holds ("" for NULL).
+	hasIdentity bool
+	unionID     string
+}
+
+// identityUserSQL is step 1: the user of the identity (appid, openid).
+const identityUserSQL = `SELECT ` + userColumns + `, COALESCE(i.unionid, '')
+	FROM wx_identity i JOIN wx_user u ON u.id = i.user_id WHERE i.appid = ? AND i.openid = ?`
+
+// unionUserSQL is step 2: the user of an identity with this unionid, the
+// one that claimed it first (two can hold it when their users were made
+// before WeChat gave it).
+const unionUserSQL = `SELECT ` + userColumns + ` FROM wx_identity i JOIN wx_user u ON u.id = i.user_id
+	WHERE i.unionid = ? ORDER BY CASE WHEN i.unionid_claim IS NULL THEN 1 ELSE 0 END, i.created_at, i.id LIMIT 1`
+
+// resolveUser finds the user of a login by the first three steps of
+// auth.Store.Login (auth.ErrNotFound: step 4 makes one), reading through
+// q: the login's transaction, or the pool for a fresh read.
+func (d *DB) resolveUser(ctx context.Context, q Queryer, rec auth.LoginRecord) (resolved, error) {
+	var f resolved
+	var deleted int
+	err := q.QueryRowContext(ctx, identityUserSQL, rec.AppID, rec.OpenID).Scan(append(d.userDest(&f.user, &deleted), &f.unionID)...)
+	if err == nil {
+		f.user.Deleted, f.hasIdentity = deleted != 0, true
+		return f, nil
+	}
+	if err := translate(err, "find user by identity", auth.ErrNotFound); !errors.Is(err, auth.ErrNotFound) {
+		return resolved{}, err
+	}
+	if rec.UnionID != "" {
+		u, err := d.scanUser(q.QueryRowContext(ctx, unionUserSQL, rec.UnionID))
+		if err == nil {
+			return resolved{user: u}, nil
+		}
+		if err := translate(err, "find user by unionid", auth.ErrNotFound); !errors.Is(err, auth.ErrNotFound) {
+			return resolved{}, err
+		}
+	}
+	if !rec.DefaultApp {
+		return resolved{}, auth.ErrNotFound
+	}
+	// Rows the Java backend made know only the default app's openid.
+	u, err := d.findUser(ctx, q, rec.OpenID)
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{user: u}, nil
+}
+
 // loginTx takes rec as auth's service makes it (see auth.LoginRecord):
 // the client address and User-Agent already cut, every time in whole
-// seconds. It only moves
-// the times into their columns' zones, so that what it returns equals
-// what a later read gives back.
+// seconds. It only moves the times into their columns' zones, so that
+// what it returns equals what a later read gives back.
 func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (auth.User, auth.Session, error) {
 	at := rec.At.In(d.loc)
 	ip := rec.IP
-	u, err := d.findUser(ctx, tx, rec.OpenID)
+	f, err := d.resolveUser(ctx, tx, rec)
+	u := f.user
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
-		u, err = d.insertUser(ctx, tx, rec, at, ip)
-		if err != nil {
+		if u, err = d.insertUser(ctx, tx, rec, at, ip); err != nil {
 			return auth.User{}, auth.Session{}, err
 		}
 	case err != nil:
@@ -159,6 +230,15 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 			u.Avatar = rec.Profile.Avatar
 		}
 	}
+	switch {
+	case !f.hasIdentity:
+		err = d.insertIdentity(ctx, tx, rec, u.ID)
+	case rec.UnionID != "" && f.unionID == "":
+		err = d.fillUnionID(ctx, tx, rec)
+	}
+	if err != nil {
+		return auth.User{}, auth.Session{}, err
+	}
 	s := rec.Session
 	s.UserID = u.ID
 	s.CreatedAt, s.ExpiresAt, s.LastSeenAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC(), s.LastSeenAt.UTC()
@@ -166,9 +246,9 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 		return auth.User{}, auth.Session{}, fmt.Errorf("insert session: stored session key is %d bytes, more than %d", len(s.SessionKey), maxSessionKey)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO wx_session (token_hash, user_id, session_key, created_at, expires_at,
-		last_seen_at, revoked_at, revoke_reason, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		last_seen_at, revoked_at, revoke_reason, ip, user_agent, appid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.TokenHash, s.UserID, s.SessionKey, d.UTCTime(s.CreatedAt), d.UTCTime(s.ExpiresAt), d.UTCTime(s.LastSeenAt),
-		d.UTCTime(s.RevokedAt), s.RevokeReason, s.IP, s.UserAgent)
+		d.UTCTime(s.RevokedAt), s.RevokeReason, s.IP, s.UserAgent, s.AppID)
 	if err != nil {
 		return auth.User{}, auth.Session{}, translate(err, "insert session", nil)
 	}
@@ -176,6 +256,60 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 		return auth.User{}, auth.Session{}, fmt.Errorf("insert session: %w", err)
 	}
 	return u, s, nil
+}
+
+// unionClaim is the unionid_claim for an identity written with rec's
+// unionid: the unionid when no identity claims it yet, else NULL. A claim
+// made meanwhile by another login turns the write into a duplicate key,
+// which restarts this login.
+func unionClaim(ctx context.Context, tx *sqlx.Tx, unionID string) (any, error) {
+	if unionID == "" {
+		return nil, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM wx_identity WHERE unionid_claim = ?`, unionID).Scan(&n); err != nil {
+		return nil, fmt.Errorf("look up unionid claim: %w", err)
+	}
+	if n > 0 {
+		return nil, nil
+	}
+	return unionID, nil
+}
+
+// insertIdentity links rec's (appid, openid) to the user.
+func (d *DB) insertIdentity(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord, userID int64) error {
+	claim, err := unionClaim(ctx, tx, rec.UnionID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO wx_identity (user_id, appid, openid, unionid, unionid_claim, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, userID, rec.AppID, rec.OpenID, nullIfEmpty(rec.UnionID), claim, d.UTCTime(rec.Session.CreatedAt))
+	if isDuplicate(err) {
+		return errUserRace
+	}
+	return translate(err, "insert identity", nil)
+}
+
+// fillUnionID stores the unionid WeChat now gives for an identity that
+// was made without one.
+func (d *DB) fillUnionID(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) error {
+	claim, err := unionClaim(ctx, tx, rec.UnionID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE wx_identity SET unionid = ?, unionid_claim = ?
+		WHERE appid = ? AND openid = ? AND unionid IS NULL`, rec.UnionID, claim, rec.AppID, rec.OpenID)
+	if isDuplicate(err) {
+		return errUserRace
+	}
+	return translate(err, "fill in unionid", nil)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (d *DB) insertUser(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord, at time.Time, ip string) (auth.User, error) {
@@ -296,15 +430,25 @@ func (d *DB) SetMobile(ctx context.Context, userID int64, mobile string, at time
 }
 
 // newestSessionSQL orders by creation time; id only breaks ties between
-// logins within the same second.
-const newestSessionSQL = `SELECT ` + sessionColumns + ` FROM wx_session s WHERE s.user_id = ?
+// logins within the same second. A user has few sessions: the appid is
+// filtered on the (user_id, created_at) index's rows, not indexed.
+const newestSessionSQL = `SELECT ` + sessionColumns + ` FROM wx_session s WHERE s.user_id = ? AND s.appid IN (%s)
 	ORDER BY s.created_at DESC, s.id DESC LIMIT 1`
 
-// NewestSession returns the user's newest session (its key is WeChat's
-// one valid session_key), revoked or not.
-func (d *DB) NewestSession(ctx context.Context, userID int64) (auth.Session, error) {
+// NewestSession returns the user's newest session made through one of
+// appIDs (its key is WeChat's one valid session_key for that app),
+// revoked or not.
+func (d *DB) NewestSession(ctx context.Context, userID int64, appIDs []string) (auth.Session, error) {
+	if len(appIDs) == 0 {
+		return auth.Session{}, auth.ErrNotFound
+	}
+	args := []any{userID}
+	for _, a := range appIDs {
+		args = append(args, a)
+	}
+	q := fmt.Sprintf(newestSessionSQL, "?"+strings.Repeat(", ?", len(appIDs)-1))
 	var s auth.Session
-	err := d.r.QueryRowContext(ctx, newestSessionSQL, userID).Scan(sessionDest(&s)...)
+	err := d.r.QueryRowContext(ctx, q, args...).Scan(sessionDest(&s)...)
 	if err != nil {
 		return auth.Session{}, translate(err, "newest session", auth.ErrNotFound)
 	}

@@ -75,14 +75,20 @@ func hashOf(s string) string {
 // auth's service makes it.
 var at = time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 
-// record is a LoginRecord as auth's service hands it to the store (see
+// The apps of the store tests: appA is the default app.
+const (
+	appA = "wxstoreappa0000001"
+	appB = "wxstoreappb0000002"
+)
+
+// record is a LoginRecord (through the default app) as auth's service hands it to the store (see
 // auth.LoginRecord): times in whole seconds, the User-Agent cut.
 func record(openid string, p auth.Profile, when time.Time) auth.LoginRecord {
 	when = when.Truncate(time.Second)
 	tok := uniq("token")
 	return auth.LoginRecord{
-		OpenID: openid, Profile: p, IP: "203.0.113.7", At: when,
-		Session: auth.Session{
+		AppID: appA, OpenID: openid, DefaultApp: true, Profile: p, IP: "203.0.113.7", At: when,
+		Session: auth.Session{AppID: appA,
 			TokenHash: hashOf(tok), SessionKey: "key-" + tok,
 			CreatedAt: when.UTC(), ExpiresAt: when.UTC().Add(24 * time.Hour), LastSeenAt: when.UTC(),
 			IP: "203.0.113.7", UserAgent: "test-agent",
@@ -367,6 +373,7 @@ func testNewestKey(t *testing.T, d *db.DB) {
 	openid := uniq("oKey")
 	r1 := record(openid, auth.Profile{}, at)
 	r1.Session.SessionKey = "first-key"
+	r1.UnionID = "u" + openid
 	u, _ := login(t, d, r1)
 	r2 := record(openid, auth.Profile{}, at.Add(time.Second))
 	r2.Session.SessionKey = "second-key"
@@ -375,11 +382,24 @@ func testNewestKey(t *testing.T, d *db.DB) {
 	r3 := record(openid, auth.Profile{}, at.Add(time.Second))
 	r3.Session.SessionKey = "third-key"
 	login(t, d, r3)
-	s, err := d.NewestSession(testCtx(t), u.ID)
-	if err != nil || s.SessionKey != "third-key" || s.TokenHash != r3.Session.TokenHash {
-		t.Errorf("NewestSession = %+v, %v", s, err)
+	// A newer session through another app does not count for app A.
+	r4 := viaApp(record(openid, auth.Profile{}, at.Add(2*time.Second)), appB, "oB"+openid, "u"+openid)
+	r4.Session.SessionKey = "key-of-b"
+	login(t, d, r4)
+	s, err := d.NewestSession(testCtx(t), u.ID, []string{appA})
+	if err != nil || s.SessionKey != "third-key" || s.TokenHash != r3.Session.TokenHash || s.AppID != appA {
+		t.Errorf("NewestSession(A) = %+v, %v", s, err)
 	}
-	if _, err := d.NewestSession(testCtx(t), 1<<40); !errors.Is(err, auth.ErrNotFound) {
+	if s, err := d.NewestSession(testCtx(t), u.ID, []string{appB}); err != nil || s.SessionKey != "key-of-b" || s.AppID != appB {
+		t.Errorf("NewestSession(B) = %+v, %v", s, err)
+	}
+	if s, err := d.NewestSession(testCtx(t), u.ID, []string{appA, appB}); err != nil || s.SessionKey != "key-of-b" {
+		t.Errorf("NewestSession(A, B) = %+v, %v", s, err)
+	}
+	if _, err := d.NewestSession(testCtx(t), u.ID, []string{"wxnone"}); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("no sessions of that app: %v", err)
+	}
+	if _, err := d.NewestSession(testCtx(t), 1<<40, []string{appA}); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("no sessions: %v", err)
 	}
 }

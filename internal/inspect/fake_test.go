@@ -18,6 +18,7 @@ type fakeLister struct {
 	mu       sync.Mutex
 	sessions []auth.Session
 	users    map[int64][2]string // nickname, openid
+	idents   map[int64][]auth.Identity
 	filters  []auth.SessionFilter
 	revokes  []string
 	fail     error
@@ -120,6 +121,15 @@ func (f *fakeLister) RevokeUserSessions(_ context.Context, userID int64, at time
 
 func (f *fakeLister) PurgeExpiredSessions(context.Context, time.Time) (int64, error) { return 0, nil }
 
+func (f *fakeLister) UserIdentities(_ context.Context, userID int64) ([]auth.Identity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	return append([]auth.Identity{}, f.idents[userID]...), nil
+}
+
 func (f *fakeLister) session(id int64) auth.Session {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -161,15 +171,23 @@ var nicknames = []string{
 // newFake has len(nicknames) users with three sessions each: one active,
 // one expired, one revoked, at distinct times.
 func newFake() *fakeLister {
-	f := &fakeLister{users: map[int64][2]string{}}
+	f := &fakeLister{users: map[int64][2]string{}, idents: map[int64][]auth.Identity{}}
 	id := int64(100)
 	for i, nick := range nicknames {
 		uid := int64(i + 1)
-		f.users[uid] = [2]string{nick, "oAbC" + strings.Repeat(strconv.Itoa(i), 20) + "wxYz"}
+		openid := "oAbC" + strings.Repeat(strconv.Itoa(i), 20) + "wxYz"
+		f.users[uid] = [2]string{nick, openid}
+		if i > 0 {
+			union := "oUnI" + strings.Repeat(strconv.Itoa(i), 20) + "oNiD"
+			f.idents[uid] = []auth.Identity{
+				{UserID: uid, AppID: "wxappa0000000000a", OpenID: openid, UnionID: union, CreatedAt: testNow.Add(-48 * time.Hour)},
+				{UserID: uid, AppID: "wxappb0000000000b", OpenID: "oBbB" + strings.Repeat(strconv.Itoa(i), 20) + "bBbB", UnionID: union, CreatedAt: testNow.Add(-24 * time.Hour)},
+			}
+		}
 		for k := range 3 {
 			id++
 			created := testNow.Add(-time.Duration(i*3+k+1) * time.Hour)
-			s := auth.Session{ID: id, UserID: uid, CreatedAt: created, LastSeenAt: created.Add(10 * time.Minute),
+			s := auth.Session{ID: id, UserID: uid, AppID: []string{"", "wxappa0000000000a", "wxappb0000000000b"}[k], CreatedAt: created, LastSeenAt: created.Add(10 * time.Minute),
 				ExpiresAt: created.Add(24 * time.Hour), IP: "192.0.2." + strconv.Itoa(i+1), UserAgent: "Mozilla/5.0 MicroMessenger",
 				TokenHash: "TOKENHASH" + strconv.FormatInt(id, 10), SessionKey: "SESSIONKEY" + strconv.FormatInt(id, 10)}
 			switch k {

@@ -96,6 +96,7 @@ type Model struct {
 	list      pane
 	detail    pane
 	user      auth.SessionRow // whose sessions the detail view shows
+	idents    identities      // the detail user's identities
 	filter    string
 	filtering bool
 	filterSeq int
@@ -167,7 +168,29 @@ type (
 	}
 	tickMsg     struct{}
 	debounceMsg struct{ seq int }
+	identsMsg   struct {
+		userID int64
+		list   []auth.Identity
+		err    error
+	}
 )
+
+// identities are the detail user's identities (one per app).
+type identities struct {
+	list []auth.Identity
+	err  error
+}
+
+// fetchIdentities reads the detail user's identities.
+func (m *Model) fetchIdentities() tea.Cmd {
+	lister, ctx, timeout, userID := m.opts.Lister, m.opts.Context, m.opts.Timeout, m.user.Session.UserID
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		list, err := lister.UserIdentities(ctx, userID)
+		return identsMsg{userID: userID, list: list, err: err}
+	}
+}
 
 // Init loads the first page and starts the refresh clock.
 func (m Model) Init() tea.Cmd {
@@ -271,6 +294,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case pageMsg:
 		return m.applyPage(msg)
+	case identsMsg:
+		if m.mode == modeDetail && msg.userID == m.user.Session.UserID {
+			m.idents = identities{list: msg.list, err: msg.err}
+			m.scrollIntoView(&m.detail)
+		}
+		return m, nil
 	case revokedMsg:
 		if msg.err != nil {
 			m.status = "revoke failed: " + oneLine(msg.err.Error())
@@ -289,7 +318,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, m.reload(listPane))
 		}
 		if m.mode == modeDetail && !m.detail.loading {
-			cmds = append(cmds, m.reload(detailPane))
+			cmds = append(cmds, m.reload(detailPane), m.fetchIdentities())
 		}
 		return m, tea.Batch(append(cmds, m.tick())...)
 	case debounceMsg:
@@ -408,7 +437,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.move(p, len(p.rows))
 	case key.Matches(msg, m.keys.Refresh):
 		if m.mode == modeDetail {
-			return m, tea.Batch(m.reload(detailPane), m.reload(listPane))
+			return m, tea.Batch(m.reload(detailPane), m.reload(listPane), m.fetchIdentities())
 		}
 		return m, m.reload(listPane)
 	case key.Matches(msg, m.keys.Back):
@@ -437,7 +466,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.mode = modeDetail
 		m.user = r
 		m.detail = pane{}
-		return m, m.fetch(detailPane, nil, m.opts.PageSize, true)
+		m.idents = identities{}
+		return m, tea.Batch(m.fetch(detailPane, nil, m.opts.PageSize, true), m.fetchIdentities())
 	case isRevokeKey(msg):
 		if m.opts.ReadOnly {
 			m.status = "read-only: revoking is disabled (started with --read-only)"

@@ -513,3 +513,51 @@ func TestGoldenDetail(t *testing.T) {
 	}
 	golden.RequireEqual(t, []byte(v))
 }
+
+// TestDetailIdentities: the detail view lists the user's identities, one
+// line per app with the openid and unionid masked, and each session's
+// app; never a whole openid or unionid.
+func TestDetailIdentities(t *testing.T) {
+	f := newFake()
+	m := start(t, newModel(f, nil), 120, 40)
+	m = drive(t, m, keys("/", "alice", "enter", "enter")...)
+	v := m.View()
+	for _, want := range []string{
+		"app wxappa0000000000a · openid oAbC…wxYz · unionid oUnI…oNiD",
+		"app wxappb0000000000b · openid oBbB…bBbB · unionid oUnI…oNiD",
+		"APP", "(default)", "wxappb0000000000b",
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("detail view lacks %q:\n%s", want, v)
+		}
+	}
+	for _, id := range f.idents[4] {
+		if strings.Contains(v, id.OpenID) || strings.Contains(v, id.UnionID) {
+			t.Errorf("detail view shows a whole openid or unionid:\n%s", v)
+		}
+	}
+	checkScreen(t, v, 120, 40)
+
+	// A user without identities, one with many, and a failing read.
+	f.idents[4] = nil
+	m = drive(t, m, keyMsg("r"))
+	if !strings.Contains(m.View(), "no identities") {
+		t.Errorf("no identities:\n%s", m.View())
+	}
+	for i := range 9 {
+		f.idents[4] = append(f.idents[4], auth.Identity{UserID: 4, AppID: "wxmany" + strconv.Itoa(i), OpenID: "oMany" + strconv.Itoa(i) + "xxxxxxxxxxxx"})
+	}
+	m = drive(t, m, keyMsg("r"))
+	v = m.View()
+	if !strings.Contains(v, "… 6 more identities") || strings.Contains(v, "wxmany3") || !strings.Contains(v, "unionid -") {
+		t.Errorf("many identities:\n%s", v)
+	}
+	checkScreen(t, v, 120, 40)
+	small := drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 12})
+	checkScreen(t, small.View(), 80, 12)
+	f.fail = errors.New("db down")
+	m = drive(t, m, keyMsg("r"))
+	if !strings.Contains(m.View(), "identities: db down") {
+		t.Errorf("failing read:\n%s", m.View())
+	}
+}

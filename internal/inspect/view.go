@@ -84,8 +84,9 @@ func (m Model) columns(detail bool) []column {
 	if detail {
 		sid.prio = 0
 		ua := column{title: "USER AGENT", width: 10, flex: true, max: 80, prio: 7, cell: func(r auth.SessionRow) string { return r.Session.UserAgent }}
+		app := column{title: "APP", width: 18, prio: 8, cell: func(r auth.SessionRow) string { return appLabel(r.Session.AppID) }}
 		ip.prio = 2
-		return fitColumns([]column{sid, state, created, seen, expires, ip, ua}, m.width)
+		return fitColumns([]column{sid, state, app, created, seen, expires, ip, ua}, m.width)
 	}
 	return fitColumns([]column{
 		sid,
@@ -94,6 +95,15 @@ func (m Model) columns(detail bool) []column {
 		{title: "OPENID", width: 9, prio: 2, cell: func(r auth.SessionRow) string { return auth.MaskOpenID(r.OpenID) }},
 		state, created, seen, expires, ip,
 	}, m.width)
+}
+
+// appLabel names a session's app; sessions made before apps were
+// recorded are the default app's, which the inspector does not know.
+func appLabel(appid string) string {
+	if appid == "" {
+		return "(default)"
+	}
+	return appid
 }
 
 // fitColumns drops the least important columns until the rest fit in
@@ -191,8 +201,43 @@ func (m Model) renderHeader(cols []column) string {
 
 // bodyHeight is the number of table rows that fit on screen.
 func (m Model) bodyHeight() int {
-	// title, second line, column header, status line, help
-	return max(m.height-4-m.helpHeight(), 1)
+	// title, second line, column header, status line, help, and in the
+	// detail view the identity lines
+	return max(m.height-4-m.helpHeight()-len(m.identityLines()), 1)
+}
+
+// maxIdentityLines bounds the identity lines of the detail view, so the
+// session table keeps its place on a small terminal.
+const maxIdentityLines = 4
+
+// identityLines are the detail view's lines about the user's identities:
+// one per app, with the openid and unionid masked.
+func (m Model) identityLines() []string {
+	if m.mode != modeDetail {
+		return nil
+	}
+	id := m.idents
+	switch {
+	case id.err != nil:
+		return []string{m.st.warn.Render("identities: " + oneLine(id.err.Error()))}
+	case id.list == nil:
+		return nil
+	case len(id.list) == 0:
+		return []string{m.st.dim.Render("no identities: not logged in since apps were recorded")}
+	}
+	var out []string
+	for i, x := range id.list {
+		if i == maxIdentityLines-1 && len(id.list) > maxIdentityLines {
+			out = append(out, m.st.dim.Render(fmt.Sprintf("… %d more identities", len(id.list)-i)))
+			break
+		}
+		union := auth.MaskOpenID(x.UnionID)
+		if union == "" {
+			union = "-"
+		}
+		out = append(out, fmt.Sprintf("app %s · openid %s · unionid %s", cleanText(x.AppID), auth.MaskOpenID(x.OpenID), union))
+	}
+	return out
 }
 
 func (m Model) helpHeight() int {
@@ -241,7 +286,12 @@ func (m Model) View() string {
 		}
 	}
 	cols := m.columns(detail)
-	lines := []string{cut(top, m.width), cut(second, m.width), cut(m.renderHeader(cols), m.width)}
+	lines := []string{cut(top, m.width)}
+	idents := m.identityLines()
+	for _, l := range idents {
+		lines = append(lines, cut(l, m.width))
+	}
+	lines = append(lines, cut(second, m.width), cut(m.renderHeader(cols), m.width))
 	h := m.bodyHeight()
 	end := min(p.offset+h, len(p.rows))
 	for i := p.offset; i < end; i++ {
@@ -255,10 +305,11 @@ func (m Model) View() string {
 	case len(p.rows) == 0:
 		lines = append(lines, "  no sessions match")
 	}
-	for len(lines) < 3+h {
+	head := 3 + len(idents)
+	for len(lines) < head+h {
 		lines = append(lines, "")
 	}
-	lines = lines[:3+h]
+	lines = lines[:head+h]
 	status := m.status
 	if m.confirm != nil {
 		status = m.st.warn.Render(m.confirm.prompt)

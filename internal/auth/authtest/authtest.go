@@ -7,6 +7,7 @@ package authtest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,9 +38,10 @@ func NewEnv(start time.Time) *Env {
 // return it (a database outage).
 type Store struct {
 	mu       sync.Mutex
-	users    []auth.User
-	sessions []auth.Session
-	Fail     error
+	users      []auth.User
+	sessions   []auth.Session
+	identities []auth.Identity
+	Fail       error
 	Schema   auth.SchemaState
 	// Calls counts method calls by name, to assert what was (not) written.
 	Calls map[string]int
@@ -85,29 +87,22 @@ func (s *Store) Sessions() []auth.Session {
 	return append([]auth.Session(nil), s.sessions...)
 }
 
-// Login implements auth.Store.
+// Login implements auth.Store with the resolution order of SPEC §10.
 func (s *Store) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.call("Login"); err != nil {
 		return auth.User{}, auth.Session{}, err
 	}
-	idx, deletedOnly := -1, false
-	for i, u := range s.users {
-		if u.OpenID != rec.OpenID {
-			continue
-		}
-		if u.Deleted {
-			deletedOnly = true
-			continue
-		}
-		idx = i
-		break
+	idx, ident, err := s.resolve(rec)
+	if err != nil {
+		return auth.User{}, auth.Session{}, err
 	}
-	if idx < 0 && deletedOnly {
-		return auth.User{}, auth.Session{}, auth.ErrAccountDeleted
-	}
-	if idx < 0 {
+	if idx >= 0 {
+		if err := s.users[idx].Usable(); err != nil {
+			return s.users[idx], auth.Session{}, err
+		}
+	} else {
 		s.users = append(s.users, auth.User{
 			ID: int64(len(s.users) + 1), Username: rec.OpenID, OpenID: rec.OpenID,
 			Nickname: rec.Profile.Nickname, Avatar: rec.Profile.Avatar, Gender: rec.Profile.Gender,
@@ -116,8 +111,12 @@ func (s *Store) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, aut
 		idx = len(s.users) - 1
 	}
 	u := s.users[idx]
-	if err := u.Usable(); err != nil {
-		return u, auth.Session{}, err
+	switch {
+	case ident < 0:
+		s.identities = append(s.identities, auth.Identity{UserID: u.ID, AppID: rec.AppID, OpenID: rec.OpenID,
+			UnionID: rec.UnionID, CreatedAt: rec.At.UTC()})
+	case s.identities[ident].UnionID == "":
+		s.identities[ident].UnionID = rec.UnionID
 	}
 	if u.Nickname == "" {
 		u.Nickname = rec.Profile.Nickname
@@ -132,6 +131,47 @@ func (s *Store) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, aut
 	sess.UserID = u.ID
 	s.sessions = append(s.sessions, sess)
 	return u, sess, nil
+}
+
+// resolve finds the user of a login (index into users, -1 for none) and
+// its identity (index into identities, -1 for none yet).
+func (s *Store) resolve(rec auth.LoginRecord) (int, int, error) {
+	for i, id := range s.identities {
+		if id.AppID == rec.AppID && id.OpenID == rec.OpenID {
+			return int(id.UserID - 1), i, nil
+		}
+	}
+	if rec.UnionID != "" {
+		for _, id := range s.identities {
+			if id.UnionID == rec.UnionID {
+				return int(id.UserID - 1), -1, nil
+			}
+		}
+	}
+	if !rec.DefaultApp {
+		return -1, -1, nil
+	}
+	deletedOnly := false
+	for i, u := range s.users {
+		if u.OpenID != rec.OpenID {
+			continue
+		}
+		if !u.Deleted {
+			return i, -1, nil
+		}
+		deletedOnly = true
+	}
+	if deletedOnly {
+		return -1, -1, auth.ErrAccountDeleted
+	}
+	return -1, -1, nil
+}
+
+// Identities returns a copy of every identity.
+func (s *Store) Identities() []auth.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]auth.Identity(nil), s.identities...)
 }
 
 // SessionByTokenHash implements auth.Store.
@@ -226,11 +266,11 @@ func (s *Store) SetMobile(ctx context.Context, userID int64, mobile string, at t
 	return nil
 }
 
-func (s *Store) newest(userID int64) (auth.Session, error) {
+func (s *Store) newest(userID int64, appIDs []string) (auth.Session, error) {
 	var best *auth.Session
 	for i := range s.sessions {
 		ss := &s.sessions[i]
-		if ss.UserID == userID && (best == nil || !ss.CreatedAt.Before(best.CreatedAt)) {
+		if ss.UserID == userID && slices.Contains(appIDs, ss.AppID) && (best == nil || !ss.CreatedAt.Before(best.CreatedAt)) {
 			best = ss
 		}
 	}
@@ -241,13 +281,13 @@ func (s *Store) newest(userID int64) (auth.Session, error) {
 }
 
 // NewestSession implements auth.Store.
-func (s *Store) NewestSession(ctx context.Context, userID int64) (auth.Session, error) {
+func (s *Store) NewestSession(ctx context.Context, userID int64, appIDs []string) (auth.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.call("NewestSession"); err != nil {
 		return auth.Session{}, err
 	}
-	return s.newest(userID)
+	return s.newest(userID, appIDs)
 }
 
 // PurgeExpiredSessions implements auth.Store.
@@ -279,15 +319,17 @@ func (s *Store) Ping(ctx context.Context) (auth.SchemaState, error) {
 	return s.Schema, nil
 }
 
-// WeChat is a fake auth.WeChat: code "alice.1" belongs to user "alice"
-// (openid "o-alice", session key "key-alice.1"); Errs maps a code to the
-// error it fails with.
+// WeChat is a fake auth.WeChat of one app: code "alice.1" belongs to user
+// "alice" (openid "o-alice" under AppID, "o-wxB-alice" under another
+// appid wxB; session key "key-alice.1"; unionid "u-alice" when UnionID);
+// Errs maps a code to the error it fails with.
 type WeChat struct {
-	mu    sync.Mutex
-	Errs  map[string]error
-	Calls int
-	Phone string // what PhoneNumber answers; default 13800138000
-	AppID string // the watermark appid PhoneNumber stamps
+	mu      sync.Mutex
+	Errs    map[string]error
+	Calls   int
+	Phone   string // what PhoneNumber answers; default 13800138000
+	AppID   string // the app; the watermark appid PhoneNumber stamps
+	UnionID bool   // answer a unionid
 }
 
 // Code2Session implements auth.WeChat.
@@ -305,7 +347,14 @@ func (w *WeChat) Code2Session(ctx context.Context, code string) (wechat.SessionI
 			break
 		}
 	}
-	return wechat.SessionInfo{OpenID: "o-" + user, SessionKey: "key-" + code}, nil
+	info := wechat.SessionInfo{OpenID: "o-" + user, SessionKey: "key-" + code}
+	if w.AppID != AppID {
+		info.OpenID = "o-" + w.AppID + "-" + user
+	}
+	if w.UnionID {
+		info.UnionID = "u-" + user
+	}
+	return info, nil
 }
 
 // PhoneNumber implements auth.WeChat.

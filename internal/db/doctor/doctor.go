@@ -31,11 +31,12 @@ type Options struct {
 
 // The tables oactl owns; the check looks at these and nothing else.
 const (
-	tableUser    = "wx_user"
-	tableSession = "wx_session"
+	tableUser     = "wx_user"
+	tableSession  = "wx_session"
+	tableIdentity = "wx_identity"
 )
 
-var checkTables = []string{tableUser, tableSession, db.VersionTable}
+var checkTables = []string{tableUser, tableSession, tableIdentity, db.VersionTable}
 
 const wantCollation = "utf8mb4_general_ci" // the seed's DDL uses it
 
