@@ -119,8 +119,8 @@ type LoginRecord struct {
 	// found in wx_user.weixin_openid (rows the Java backend made).
 	DefaultApp bool
 	Profile    Profile   // filled into a new user; into a known one only where empty
-	IP      string    // the client address, for wx_user.last_login_ip
-	At      time.Time // the login time
+	IP         string    // the client address, for wx_user.last_login_ip
+	At         time.Time // the login time
 	// Session is the new session; the store sets ID and UserID.
 	Session Session
 }

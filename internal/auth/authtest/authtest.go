@@ -37,12 +37,12 @@ func NewEnv(start time.Time) *Env {
 // Store is an in-memory auth.Store. Fail, when set, makes every method
 // return it (a database outage).
 type Store struct {
-	mu       sync.Mutex
+	mu         sync.Mutex
 	users      []auth.User
 	sessions   []auth.Session
 	identities []auth.Identity
 	Fail       error
-	Schema   auth.SchemaState
+	Schema     auth.SchemaState
 	// Calls counts method calls by name, to assert what was (not) written.
 	Calls map[string]int
 }
