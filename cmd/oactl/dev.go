@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -83,6 +84,18 @@ func (o *devOptions) applyDefaults(set *config.Set) error {
 		}
 		o.serve.AppSecret = secret
 	}
+	// Another app named without a secret gets one made up too.
+	apps := splitApps(o.serve.Apps)
+	for i, a := range apps {
+		if !strings.Contains(a, "=") {
+			secret, err := randomSecret()
+			if err != nil {
+				return err
+			}
+			apps[i] = a + "=" + secret
+		}
+	}
+	o.serve.Apps = strings.Join(apps, ",")
 	return nil
 }
 
@@ -111,10 +124,14 @@ func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	if o.mockIsWeChat {
 		o.serve.WxBaseURL = mockURL
 	}
+	// mockwx gives unionids, so the path that links one person's apps
+	// runs by default.
 	mock := mockwx.New(mockwx.Config{
-		AppID:  o.serve.AppID,
-		Secret: o.serve.AppSecret,
-		Logger: logger.With("component", "mockwx"),
+		AppID:   o.serve.AppID,
+		Secret:  o.serve.AppSecret,
+		Apps:    mockApps(o.serve.apps),
+		UnionID: true,
+		Logger:  logger.With("component", "mockwx"),
 	})
 
 	// Whichever side ends first (a signal, or serve failing to start)
@@ -138,6 +155,14 @@ func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	return mockErr
 }
 
+func mockApps(apps []app) []mockwx.App {
+	var out []mockwx.App
+	for _, a := range apps {
+		out = append(out, mockwx.App{ID: a.id, Secret: a.secret})
+	}
+	return out
+}
+
 func printDevBanner(w io.Writer, serveURL, mockURL string, o *devOptions) {
 	fmt.Fprintf(w, `oactl dev is running (Ctrl-C stops it)
   login server   %s
@@ -150,4 +175,9 @@ so the shell makes a new one each time):
 Then, with the token from that answer:
   curl -s %s/wx/auth/info -H 'X-OA-Token: TOKEN'
 `, serveURL, mockURL, o.serve.AppID, redactDSN(o.serve.DB), serveURL, serveURL)
+	for _, a := range o.serve.apps {
+		fmt.Fprintf(w, `Log in through app %s (WeChat names the app in the Referer; a code for it from mockwx):
+  curl -s %s/wx/auth/login_by_weixin -H 'Referer: https://servicewechat.com/%s/0/page-frame.html' -H 'Content-Type: application/json' -d '{"code":"alice.'$RANDOM$RANDOM'"}'
+`, a.id, serveURL, a.id)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,8 +25,9 @@ type mockwxOptions struct {
 	ConfigFile  string
 	Addr        string
 	Seed        string
-	AppID       string
-	Secret      string
+	AppIDs      []string // --appid, repeatable
+	Secrets     []string // --secret, paired with AppIDs by position
+	Apps        []string // --app APPID=SECRET, repeatable
 	UnionID     bool
 	CodeTTL     time.Duration
 	JournalSize int
@@ -65,6 +67,8 @@ and the user. Prefixes such as "err40029~", "slow3000~", "http502~",
 "garbage~" and "drop~" inject faults. Test helpers live under /__mock/.
 See docs/MOCKWX.md.`,
 		Example: `  oactl mockwx --addr 127.0.0.1:9090 --appid wx0000000000000000 --unionid
+  oactl mockwx --appid wxaaaa --secret sa --appid wxbbbb --secret sb   # two apps
+  oactl mockwx --app wxaaaa=sa --app wxbbbb=sb                          # the same
   curl 'http://127.0.0.1:9090/sns/jscode2session?appid=wx0000000000000000&secret=s&js_code=alice.1&grant_type=authorization_code'
   curl -X POST http://127.0.0.1:9090/__mock/login -d '{"user":"alice"}'
   oactl mockwx openid alice --appid wx0000000000000000`,
@@ -86,8 +90,9 @@ See docs/MOCKWX.md.`,
 	set.String("config", &o.ConfigFile)
 	set.String("addr", &o.Addr)
 	set.String("seed", &o.Seed)
-	set.String("appid", &o.AppID)
-	set.String("secret", &o.Secret)
+	set.Strings("appid", &o.AppIDs)
+	set.Strings("secret", &o.Secrets)
+	set.Strings("app", &o.Apps)
 	set.Bool("unionid", &o.UnionID)
 	set.Duration("code-ttl", &o.CodeTTL)
 	set.Int("journal-size", &o.JournalSize)
@@ -103,7 +108,60 @@ func (o *mockwxOptions) validate() error {
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
 		return usageError("--journal-size must be 1..1000000")
 	}
+	if _, err := o.apps(); err != nil {
+		return err
+	}
 	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
+}
+
+// apps are the apps mockwx accepts, the first being the helpers' default:
+// each --appid with the --secret in its position (or any secret when no
+// --secret is given), then each --app APPID=SECRET. None: every appid; a
+// lone --secret: every appid with that secret.
+func (o *mockwxOptions) apps() ([]mockwx.App, error) {
+	ids, secrets := nonEmpty(o.AppIDs), nonEmpty(o.Secrets)
+	if len(ids) == 0 && len(secrets) == 1 && len(nonEmpty(o.Apps)) == 0 {
+		return []mockwx.App{{Secret: secrets[0]}}, nil // every appid, with this secret
+	}
+	if len(secrets) > 0 && len(secrets) != len(ids) {
+		return nil, usageError("--secret: give one per --appid, in the same order (%d appids, %d secrets), or none", len(ids), len(secrets))
+	}
+	var out []mockwx.App
+	for i, id := range ids {
+		a := mockwx.App{ID: id}
+		if len(secrets) > 0 {
+			a.Secret = secrets[i]
+		}
+		out = append(out, a)
+	}
+	for _, e := range nonEmpty(o.Apps) {
+		id, secret, ok := strings.Cut(e, "=")
+		if !ok || id == "" || secret == "" {
+			return nil, usageError("--app: want APPID=SECRET")
+		}
+		out = append(out, mockwx.App{ID: id, Secret: secret})
+	}
+	seen := map[string]bool{}
+	for _, a := range out {
+		if !printableASCII(a.ID, 64) {
+			return nil, usageError("--appid %q: want 1-64 printable ASCII characters", a.ID)
+		}
+		if seen[a.ID] {
+			return nil, usageError("appid %s is given twice", a.ID)
+		}
+		seen[a.ID] = true
+	}
+	return out, nil
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
@@ -126,22 +184,34 @@ func checkMockwxAddr(flag, addr string, allowRemote bool) error {
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 	log := f.logger()
-	srv := mockwx.New(mockwx.Config{
+	apps, err := o.apps()
+	if err != nil {
+		return err
+	}
+	cfg := mockwx.Config{
 		Seed:        o.Seed,
-		AppID:       o.AppID,
-		Secret:      o.Secret,
 		UnionID:     o.UnionID,
 		CodeTTL:     o.CodeTTL,
 		JournalSize: o.JournalSize,
 		Logger:      log,
-	})
+	}
+	var ids []string
+	for i, a := range apps {
+		if i == 0 {
+			cfg.AppID, cfg.Secret = a.ID, a.Secret
+		} else {
+			cfg.Apps = append(cfg.Apps, a)
+		}
+		ids = append(ids, a.ID)
+	}
+	srv := mockwx.New(cfg)
 	ln, err := server.Listen(o.Addr, "--addr")
 	if err != nil {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(f.io.Out, url)
-	log.Info("mockwx listening", "url", url, "appid", o.AppID, "unionid", o.UnionID, "code_ttl", o.CodeTTL.String())
+	log.Info("mockwx listening", "url", url, "appid", strings.Join(ids, ","), "unionid", o.UnionID, "code_ttl", o.CodeTTL.String())
 	if o.Ready != nil {
 		o.Ready(url)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestMockwxFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := mockwxOptions{Addr: "[::1]:0", Seed: "S", AppID: "wxA", Secret: "sec", UnionID: true, CodeTTL: 30 * time.Second, JournalSize: 7}
+	want := mockwxOptions{Addr: "[::1]:0", Seed: "S", AppIDs: []string{"wxA"}, Secrets: []string{"sec"}, UnionID: true, CodeTTL: 30 * time.Second, JournalSize: 7}
 	if got == nil || got.Ready != nil || !sameOptions(*got, want) {
 		t.Errorf("options %+v, want %+v", got, want)
 	}
@@ -89,6 +90,43 @@ func TestMockwxFlags(t *testing.T) {
 	}
 }
 
+// TestMockwxSeveralApps: --appid repeats with --secret paired by
+// position, --app adds APPID=SECRET; mismatched counts, duplicates and
+// malformed --app are usage errors that echo no secret.
+func TestMockwxSeveralApps(t *testing.T) {
+	s, _, _ := testStdio(nil)
+	var got *mockwxOptions
+	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--appid", "wxA", "--secret", "sa", "--appid", "wxB", "--secret", "sb", "--app", "wxC=sc"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	apps, err := got.apps()
+	want := []mockwx.App{{ID: "wxA", Secret: "sa"}, {ID: "wxB", Secret: "sb"}, {ID: "wxC", Secret: "sc"}}
+	if err != nil || !slices.Equal(apps, want) {
+		t.Fatalf("apps %v, %v; want %v", apps, err, want)
+	}
+	o := mockwxOptions{AppIDs: []string{"wxA", "wxB"}}
+	if apps, err := o.apps(); err != nil || !slices.Equal(apps, []mockwx.App{{ID: "wxA"}, {ID: "wxB"}}) {
+		t.Errorf("appids without secrets: %v, %v", apps, err)
+	}
+	for _, args := range [][]string{
+		{"--appid", "wxA", "--appid", "wxB", "--secret", "TOPSECRET"},
+		{"--appid", "wxA", "--app", "wxA=TOPSECRET"},
+		{"--app", "wxA"},
+		{"--app", "=TOPSECRET"},
+		{"--appid", "wx A"},
+	} {
+		s, _, errb := testStdio(nil)
+		if code := run(append([]string{"mockwx", "--addr", "127.0.0.1:0"}, args...), s); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if strings.Contains(errb.String(), "TOPSECRET") {
+			t.Errorf("%v: the message echoes a secret: %s", args, errb)
+		}
+	}
+}
+
 // TestMockwxServesAndStops runs the real command's server on a free port,
 // talks HTTP to it and stops it through the command's context.
 func TestMockwxServesAndStops(t *testing.T) {
@@ -100,7 +138,7 @@ func TestMockwxServesAndStops(t *testing.T) {
 	f := &factory{io: s}
 	go func() {
 		done <- runMockwx(ctx, f, &mockwxOptions{
-			Addr: "127.0.0.1:0", Seed: "oactl", AppID: "wxA", CodeTTL: time.Minute, JournalSize: 10,
+			Addr: "127.0.0.1:0", Seed: "oactl", AppIDs: []string{"wxA"}, CodeTTL: time.Minute, JournalSize: 10,
 			Ready: func(u string) { ready <- u },
 		})
 	}()
@@ -142,6 +180,6 @@ func TestMockwxServesAndStops(t *testing.T) {
 
 func sameOptions(a, b mockwxOptions) bool {
 	a.Ready, b.Ready = nil, nil
-	return a.Addr == b.Addr && a.Seed == b.Seed && a.AppID == b.AppID && a.Secret == b.Secret &&
+	return a.Addr == b.Addr && a.Seed == b.Seed && slices.Equal(a.AppIDs, b.AppIDs) && slices.Equal(a.Secrets, b.Secrets) && slices.Equal(a.Apps, b.Apps) &&
 		a.UnionID == b.UnionID && a.CodeTTL == b.CodeTTL && a.JournalSize == b.JournalSize && a.AllowRemote == b.AllowRemote
 }

@@ -34,7 +34,8 @@ type serveOptions struct {
 	DB                string
 	WxBaseURL         string
 	AppID             string
-	AppSecret         string // env or YAML only: a flag would show in ps
+	AppSecret         string   // env or YAML only: a flag would show in ps
+	Apps              string   // APPID=SECRET,... of the other apps; env or YAML only
 	ConfigFile        string
 	TokenTTL          time.Duration
 	WxTimeout         time.Duration
@@ -52,7 +53,11 @@ type serveOptions struct {
 	zone    *time.Location
 	proxies []netip.Prefix
 	sealer  *keyseal.Sealer // nil: session keys are stored as they are
+	apps    []app           // the other apps, parsed from Apps
 }
+
+// app is one mini-program of the backend besides the default one.
+type app struct{ id, secret string }
 
 // defaultDevAppID is the appid `oactl dev` gives both sides, so that
 // openids stay the same across restarts on one database.
@@ -109,6 +114,7 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.String("wx-base-url", &o.WxBaseURL)
 	set.String("appid", &o.AppID)
 	set.String("app-secret", &o.AppSecret)
+	set.String("apps", &o.Apps)
 	set.Duration("token-ttl", &o.TokenTTL)
 	set.Duration("wx-timeout", &o.WxTimeout)
 	set.Float("login-rate", &o.LoginRate)
@@ -132,6 +138,7 @@ func (o *serveOptions) validate() error {
 	if o.AppID == "" {
 		return errors.New("no appid: give --appid, OA_WX_APP_ID or oa.wx.app-id in --config")
 	}
+	var err error
 	if !printableASCII(o.AppID, 64) {
 		return errors.New("--appid: want at most 64 printable ASCII characters")
 	}
@@ -140,6 +147,9 @@ func (o *serveOptions) validate() error {
 	}
 	if !printableASCII(o.AppSecret, 256) {
 		return errors.New("app secret: want printable ASCII")
+	}
+	if o.apps, err = parseApps(o.Apps, o.AppID); err != nil {
+		return err
 	}
 	if o.TokenTTL < time.Second {
 		return fmt.Errorf("--token-ttl %v: want at least 1s", o.TokenTTL)
@@ -150,7 +160,6 @@ func (o *serveOptions) validate() error {
 	if o.LoginRate < 0 || o.LoginRate > 1e6 {
 		return fmt.Errorf("--login-rate %v: want 0 (off) to 1000000", o.LoginRate)
 	}
-	var err error
 	if o.proxies, err = parseTrustedProxies(o.TrustedProxies); err != nil {
 		return err
 	}
@@ -179,6 +188,45 @@ func (o *serveOptions) validate() error {
 		return err
 	}
 	return nil
+}
+
+// parseApps reads the other apps, APPID=SECRET separated by commas or
+// line breaks (SPEC §10). It splits the text itself: a CSV reader, as
+// pflag's lists use, would take quotes in a secret for quoting and stop
+// at the first line break without a word. The messages name the appid,
+// never the secret.
+func parseApps(list, defaultApp string) ([]app, error) {
+	const src = "OA_WX_APPS / oa.wx.apps"
+	seen := map[string]bool{defaultApp: true}
+	var out []app
+	for _, e := range splitApps(list) {
+		id, secret, _ := strings.Cut(e, "=")
+		switch {
+		case !printableASCII(id, 64) || id == "":
+			return nil, fmt.Errorf("%s: an appid must be 1-64 printable ASCII characters", src)
+		case seen[id]:
+			return nil, fmt.Errorf("%s: appid %s is given twice (the default app is --appid)", src, id)
+		case secret == "":
+			return nil, fmt.Errorf("%s: appid %s has no secret: write it as %s=SECRET", src, id, id)
+		case !printableASCII(secret, 256):
+			return nil, fmt.Errorf("%s: the secret of appid %s: want printable ASCII", src, id)
+		}
+		seen[id] = true
+		out = append(out, app{id: id, secret: secret})
+	}
+	return out, nil
+}
+
+// splitApps splits OA_WX_APPS into its entries, trimmed, empty ones
+// dropped.
+func splitApps(list string) []string {
+	var out []string
+	for _, e := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func printableASCII(s string, max int) bool {
@@ -257,17 +305,25 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	}
 	defer store.Close()
 
+	// One WeChat client per app: each has its own secret and caches its
+	// own access token.
+	client := func(id, secret string) *wechat.Client {
+		return &wechat.Client{BaseURL: o.WxBaseURL, AppID: id, Secret: secret, Timeout: o.WxTimeout}
+	}
 	svc := &auth.Service{
-		Store: store,
-		WeChat: &wechat.Client{
-			BaseURL: o.WxBaseURL,
-			AppID:   o.AppID,
-			Secret:  o.AppSecret,
-			Timeout: o.WxTimeout,
-		},
+		Store:    store,
+		WeChat:   client(o.AppID, o.AppSecret),
 		AppID:    o.AppID,
 		TokenTTL: o.TokenTTL,
 		Logger:   logger,
+	}
+	appIDs := []string{o.AppID}
+	if len(o.apps) > 0 {
+		svc.Apps = make(map[string]auth.WeChat, len(o.apps))
+		for _, a := range o.apps {
+			svc.Apps[a.id] = client(a.id, a.secret)
+			appIDs = append(appIDs, a.id)
+		}
 	}
 	if o.sealer != nil { // a nil *Sealer in the interface would not be nil
 		svc.Sealer = o.sealer
@@ -287,7 +343,8 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	if err != nil {
 		return err
 	}
-	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL, "appid", o.AppID)
+	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL,
+		"appid", o.AppID, "apps", strings.Join(appIDs, ","))
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -19,6 +19,13 @@ func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := map[string]string{"OA_WX_APP_SECRET": "s3cret-value"}
+	withApps := func(apps string) map[string]string {
+		return map[string]string{"OA_WX_APP_SECRET": "s3cret-value", "OA_WX_APPS": apps}
+	}
+	appsYAML := filepath.Join(dir, "apps.yml")
+	if err := os.WriteFile(appsYAML, []byte("oa:\n  wx:\n    apps:\n      - app-id: wxb\n        app-secret: s3cret-value\n        secret: s3cret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -47,6 +54,16 @@ func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
 		{"config from env", []string{"serve"}, map[string]string{"OA_CONFIG": badYAML}, "bad.yml"},
 		{"stray argument", []string{"serve", "extra"}, ok, ""},
 		{"dev mockwx off loopback", []string{"dev", "--mockwx-addr", "0.0.0.0:9090"}, nil, "loopback"},
+		{"app given twice", []string{"serve", "--appid", "wxa"}, withApps("wxb=s3cret-value,wxb=s3cret-value"), "wxb is given twice"},
+		{"app is the default app", []string{"serve", "--appid", "wxa"}, withApps("wxa=s3cret-value"), "wxa is given twice"},
+		{"app without secret", []string{"serve", "--appid", "wxa"}, withApps("wxb"), "wxb has no secret"},
+		{"app secret with a tab", []string{"serve", "--appid", "wxa"}, withApps("wxb=s3cret-value\tx"), "secret of appid wxb"},
+		{"apps on lines", []string{"serve", "--appid", "wxa"}, withApps("wxb=s3cret-value\nwxc"), "wxc has no secret"},
+		{"app secret not ASCII", []string{"serve", "--appid", "wxa"}, withApps("wxb=s3cret-value密"), "secret of appid wxb"},
+		{"appid with space", []string{"serve", "--appid", "wxa"}, withApps("wx b=s3cret-value"), "OA_WX_APPS"},
+		{"appid empty", []string{"serve", "--appid", "wxa"}, withApps("=s3cret-value"), "OA_WX_APPS"},
+		{"dev app given twice", []string{"dev"}, withApps("wxb,wxb"), "wxb is given twice"},
+		{"apps malformed in YAML", []string{"serve", "--appid", "wxa", "--config", appsYAML}, ok, "oa.wx.apps: line 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, out, errb := testStdio(tc.env)
@@ -137,5 +154,20 @@ func TestDevDefaultsUnlessASourceSaysOtherwise(t *testing.T) {
 	}
 	if o := parse(nil, "--wx-base-url", "http://127.0.0.1:9090"); o.mockIsWeChat {
 		t.Error("--wx-base-url equal to mockwx's address still counts as told")
+	}
+
+	// Other apps: from the environment or the YAML list; dev makes up the
+	// secret of one named without.
+	o = parse(map[string]string{"OA_WX_APPS": "wxb, wxc=given-c\n"})
+	if len(o.serve.apps) != 2 || o.serve.apps[0].id != "wxb" || len(o.serve.apps[0].secret) != 32 || o.serve.apps[1] != (app{"wxc", "given-c"}) {
+		t.Errorf("dev apps %+v", o.serve.apps)
+	}
+	apps := filepath.Join(t.TempDir(), "apps.yml")
+	if err := os.WriteFile(apps, []byte("oa:\n  wx:\n    apps:\n      - app-id: wxb\n        app-secret: sb\n      - appId: wxc\n        appSecret: sc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o = parse(nil, "--config", apps)
+	if len(o.serve.apps) != 2 || o.serve.apps[0] != (app{"wxb", "sb"}) || o.serve.apps[1] != (app{"wxc", "sc"}) {
+		t.Errorf("apps from YAML %+v", o.serve.apps)
 	}
 }

@@ -28,7 +28,7 @@ func dur(d interface{ String() string }) string { return d.String() }
 func serveValues(o *serveOptions) map[string]string {
 	return map[string]string{
 		"config": o.ConfigFile, "addr": o.Addr, "db": o.DB, "wx-base-url": o.WxBaseURL,
-		"appid": o.AppID, "app-secret": o.AppSecret, "token-ttl": dur(o.TokenTTL),
+		"appid": o.AppID, "app-secret": o.AppSecret, "apps": o.Apps, "token-ttl": dur(o.TokenTTL),
 		"wx-timeout": dur(o.WxTimeout), "login-rate": strconv.FormatFloat(o.LoginRate, 'g', -1, 64),
 		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
@@ -57,7 +57,8 @@ var probes = map[string]probe{
 	"mockwx": {build: func(f *factory, seen func(map[string]string)) *cobra.Command {
 		return newMockwxCmd(f, func(o *mockwxOptions) error {
 			seen(map[string]string{
-				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": o.AppID, "secret": o.Secret,
+				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": strings.Join(o.AppIDs, ","),
+				"secret": strings.Join(o.Secrets, ","), "app": strings.Join(o.Apps, ","),
 				"unionid": strconv.FormatBool(o.UnionID), "code-ttl": dur(o.CodeTTL),
 				"journal-size": strconv.Itoa(o.JournalSize), "allow-remote": strconv.FormatBool(o.AllowRemote),
 			})
@@ -106,6 +107,7 @@ var probes = map[string]probe{
 var walkValues = map[string]string{
 	"addr": "127.0.0.1:1234", "mockwx-addr": "127.0.0.1:4321", "db": "sqlite:/walk/oa.db",
 	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret", "secret": "walk-app-secret",
+	"apps": "wxwalkb=walk-secret-b,wxwalkc=walk-secret-c", "app": "wxwalkb=walk-secret-b",
 	"token-ttl": "1h30m0s", "wx-timeout": "7s", "login-rate": "2.5", "trusted-proxy": "10.1.0.0/16",
 	"time-zone": "Asia/Shanghai", "storage-dir": "/walk/files", "public-url": "https://oa.example.com",
 	"shutdown-timeout": "3s", "session-key-secret": "walk-session-key-secret-of-32-bytes-or-more",

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -111,28 +112,7 @@ func checkDuplicates(n *yaml.Node) error {
 // ignored, so app-id, appId and app_id are one key. A list of scalars is
 // joined with commas.
 func (f *File) Lookup(path string) (string, bool) {
-	if f == nil || f.root == nil {
-		return "", false
-	}
-	cur := f.root
-	for _, part := range strings.Split(path, ".") {
-		m := resolve(cur)
-		if m == nil || m.Kind != yaml.MappingNode {
-			return "", false
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if k := resolve(m.Content[i]); k != nil && k.Kind == yaml.ScalarNode && normKey(k.Value) == normKey(part) {
-				next = m.Content[i+1]
-				break
-			}
-		}
-		if next == nil {
-			return "", false
-		}
-		cur = next
-	}
-	v := resolve(cur)
+	v := f.node(path)
 	switch {
 	case v == nil:
 		return "", false
@@ -153,6 +133,75 @@ func (f *File) Lookup(path string) (string, bool) {
 		return strings.Join(parts, ","), true
 	}
 	return "", false
+}
+
+// LookupPairs is Lookup for a setting whose YAML form may also be a list
+// of mappings, such as oa.wx.apps' [{app-id, app-secret}, ...]: each
+// mapping reads as "KEY=VALUE" (keys[0]'s value, '=', keys[1]'s; "KEY"
+// alone without keys[1]) and the list joins them with commas, the form
+// the setting's environment variable takes. A mapping without keys[0], or
+// with a key besides the two, is an error naming its line.
+func (f *File) LookupPairs(path string, keys [2]string) (string, bool, error) {
+	if v, ok := f.Lookup(path); ok {
+		return v, true, nil
+	}
+	seq := f.node(path)
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return "", false, nil
+	}
+	parts := make([]string, 0, len(seq.Content))
+	for _, e := range seq.Content {
+		e = resolve(e)
+		if e == nil || e.Kind != yaml.MappingNode {
+			return "", false, fmt.Errorf("want a list of {%s, %s}", keys[0], keys[1])
+		}
+		var got [2]string
+		var has [2]bool
+		for i := 0; i+1 < len(e.Content); i += 2 {
+			k, v := resolve(e.Content[i]), resolve(e.Content[i+1])
+			j := slices.IndexFunc(keys[:], func(want string) bool { return k != nil && normKey(k.Value) == normKey(want) })
+			if j < 0 || v == nil || v.Kind != yaml.ScalarNode {
+				return "", false, fmt.Errorf("line %d: want only %s and %s in each entry", e.Line, keys[0], keys[1])
+			}
+			got[j], has[j] = v.Value, true
+		}
+		if !has[0] {
+			return "", false, fmt.Errorf("line %d: an entry without %s", e.Line, keys[0])
+		}
+		if has[1] {
+			parts = append(parts, got[0]+"="+got[1])
+		} else {
+			parts = append(parts, got[0])
+		}
+	}
+	return strings.Join(parts, ","), true, nil
+}
+
+// node returns the node at a dotted path (keys matched as in Lookup), or
+// nil.
+func (f *File) node(path string) *yaml.Node {
+	if f == nil || f.root == nil {
+		return nil
+	}
+	cur := f.root
+	for _, part := range strings.Split(path, ".") {
+		m := resolve(cur)
+		if m == nil || m.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := resolve(m.Content[i]); k != nil && k.Kind == yaml.ScalarNode && normKey(k.Value) == normKey(part) {
+				next = m.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		cur = next
+	}
+	return resolve(cur)
 }
 
 // resolve follows alias nodes to what they name, within a bound.

@@ -285,3 +285,53 @@ func TestAliasesResolve(t *testing.T) {
 		t.Fatalf("a null document is an empty file: %v", err)
 	}
 }
+
+func TestLookupPairs(t *testing.T) {
+	keys := [2]string{"app-id", "app-secret"}
+	for _, tc := range []struct {
+		yaml, want string
+		ok         bool
+		err        string
+	}{
+		{"oa:\n  wx:\n    apps:\n      - app-id: wxa\n        app-secret: sa\n      - appId: wxb\n        APP_SECRET: 'sb=,x'\n", "wxa=sa,wxb=sb=,x", true, ""},
+		{"oa:\n  wx:\n    apps:\n      - {app-id: wxa}\n", "wxa", true, ""},
+		{"oa:\n  wx:\n    apps: wxa=sa,wxb=sb\n", "wxa=sa,wxb=sb", true, ""},
+		{"oa:\n  wx:\n    apps: [wxa=sa, wxb=sb]\n", "wxa=sa,wxb=sb", true, ""},
+		{"oa:\n  wx:\n    apps: []\n", "", true, ""},
+		{"oa:\n  wx:\n    app-id: wxa\n", "", false, ""},
+		{"oa:\n  wx:\n    apps:\n      - app-secret: sa\n", "", false, "line 4: an entry without app-id"},
+		{"oa:\n  wx:\n    apps:\n      - app-id: wxa\n        secret: sa\n", "", false, "line 4: want only app-id and app-secret"},
+		{"oa:\n  wx:\n    apps:\n      - app-id: [wxa]\n", "", false, "want only"},
+		{"oa:\n  wx:\n    apps:\n      - wxa=sa\n      - {app-id: wxb}\n", "", false, "want a list of {app-id, app-secret}"},
+		{"oa:\n  wx:\n    apps: {app-id: wxa}\n", "", false, ""},
+	} {
+		f, err := Parse("a.yml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := f.LookupPairs("oa.wx.apps", keys)
+		if got != tc.want || ok != tc.ok || (tc.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %q %v %v; want %q %v %q", tc.yaml, got, ok, err, tc.want, tc.ok, tc.err)
+		}
+	}
+	// Through a Set, a malformed list is an error naming the file and key,
+	// without the secrets it holds.
+	table := Table{{Name: "apps", NoFlag: true, Env: "OA_WX_APPS", YAML: "oa.wx.apps", Secret: true, Pair: keys, Commands: []string{"t"}}}
+	var apps []string
+	set := table.For("t", pflag.NewFlagSet("t", pflag.ContinueOnError))
+	set.Strings("apps", &apps)
+	f, _ := Parse("app.yml", []byte("oa:\n  wx:\n    apps:\n      - app-id: wxa\n        app-secret: TOPSECRET\n        extra: 1\n"))
+	err := set.resolveWith(env(nil), f)
+	if err == nil || !strings.Contains(err.Error(), "app.yml: oa.wx.apps: line 4") || strings.Contains(err.Error(), "TOPSECRET") {
+		t.Errorf("malformed apps: %v", err)
+	}
+	f, _ = Parse("app.yml", []byte("oa:\n  wx:\n    apps:\n      - app-id: wxa\n        app-secret: sa\n"))
+	if err := set.resolveWith(env(nil), f); err != nil || strings.Join(apps, ";") != "wxa=sa" {
+		t.Errorf("apps %q, %v", apps, err)
+	}
+	set = table.For("t", pflag.NewFlagSet("t", pflag.ContinueOnError))
+	set.Strings("apps", &apps)
+	if err := set.resolveWith(env(map[string]string{"OA_WX_APPS": "wxb=sb,wxc=sc"}), f); err != nil || strings.Join(apps, ";") != "wxb=sb;wxc=sc" {
+		t.Errorf("apps from the environment %q, %v", apps, err)
+	}
+}

@@ -177,7 +177,9 @@ func (s *Set) resolveOne(b *binding, getenv func(string) string, file *File) err
 	var src Source
 	if v := envValue(b.s, getenv); v != "" {
 		val, where, src = v, b.s.Env, FromEnv
-	} else if v, ok := file.Lookup(b.s.YAML); b.s.YAML != "" && ok {
+	} else if v, ok, err := file.lookupSetting(b.s); err != nil {
+		return fmt.Errorf("%s: %s: %w", file.Path, b.s.YAML, err)
+	} else if ok {
 		val, where, src = v, file.Path+": "+b.s.YAML, FromFile
 	} else {
 		return nil
@@ -190,6 +192,18 @@ func (s *Set) resolveOne(b *binding, getenv func(string) string, file *File) err
 	}
 	b.src = src
 	return nil
+}
+
+// lookupSetting reads r's YAML key from f (nil: nothing).
+func (f *File) lookupSetting(r *Setting) (string, bool, error) {
+	switch {
+	case r.YAML == "":
+		return "", false, nil
+	case r.Pair[0] != "":
+		return f.LookupPairs(r.YAML, r.Pair)
+	}
+	v, ok := f.Lookup(r.YAML)
+	return v, ok, nil
 }
 
 // envValue is the setting's variable; an empty one counts as unset, so that

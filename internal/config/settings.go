@@ -34,7 +34,13 @@ type Setting struct {
 	Secret bool
 	// Hidden flags work but are left out of --help.
 	Hidden bool
+	// Pair, when set, lets the YAML key also be a list of mappings with
+	// these two keys, each read as "KEY=VALUE" (see File.LookupPairs).
+	Pair [2]string
 }
+
+// appPair are the keys of an entry of oa.wx.apps.
+var appPair = [2]string{"app-id", "app-secret"}
 
 // Table is a list of settings; Settings is oactl's.
 type Table []Setting
@@ -88,6 +94,8 @@ var Settings = Table{
 		Usage: "the mini-program's appid; dev's default keeps openids stable across restarts"},
 	{Name: "app-secret", NoFlag: true, Env: "OA_WX_APP_SECRET", YAML: "oa.wx.app-secret", Commands: serveAndDev, Secret: true,
 		Usage: "the app secret (required; dev makes one up and shares it with its mockwx); no flag, so it never shows in ps"},
+	{Name: "apps", NoFlag: true, Env: "OA_WX_APPS", YAML: "oa.wx.apps", Commands: serveAndDev, Secret: true, Pair: appPair,
+		Usage: "more mini-programs on this backend: APPID=SECRET,... (YAML: a list of {app-id, app-secret}); a request's WeChat Referer picks its app (docs/APPS.md)"},
 	{Name: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl", Default: "24h", Commands: serveAndDev,
 		Usage: "token lifetime (at least 1s)"},
 	{Name: "wx-timeout", Env: "OA_WX_TIMEOUT", YAML: "oa.wx.timeout", Default: "4s", Commands: serveAndDev,
@@ -121,9 +129,11 @@ var Settings = Table{
 
 	// mockwx.
 	{Name: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id", Commands: []string{cmdMockwx},
-		Usage: "the only appid accepted (default: any); helpers default to it"},
+		Usage: "an appid accepted (repeatable; default: any); helpers default to the first"},
 	{Name: "secret", Env: "OA_WX_APP_SECRET", YAML: "oa.wx.app-secret", Commands: []string{cmdMockwx}, Secret: true,
-		Usage: "the only app secret accepted (default: any)"},
+		Usage: "the secret of the --appid in the same position (repeatable; default: any secret)"},
+	{Name: "app", Env: "OA_WX_APPS", YAML: "oa.wx.apps", Commands: []string{cmdMockwx}, Secret: true, Pair: appPair,
+		Usage: "an app accepted with its secret, APPID=SECRET (repeatable; serve's oa.wx.apps)"},
 	{Name: "seed", Env: "OA_SEED", YAML: "oa.mockwx.seed", Default: "oactl", Commands: []string{cmdMockwx, cmdMockwxOpenID},
 		Usage: "seed of mockwx's openids, unionids and session keys"},
 	{Name: "unionid", Env: "OA_UNIONID", YAML: "oa.mockwx.unionid", Default: "false", Commands: []string{cmdMockwx},

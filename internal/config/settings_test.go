@@ -17,7 +17,8 @@ var update = flag.Bool("update", false, "rewrite docs/CONFIG.md's settings table
 // historicalEnv are the variables that do not follow the flag's name: the
 // names SPEC §8 keeps, and mockwx's address, which is dev's --mockwx-addr
 // (OA_ADDR is serve's; one environment must not put both on one port).
-var historicalEnv = map[string]bool{"OA_WX_APP_ID": true, "OA_WX_APP_SECRET": true, "OA_MOCKWX_ADDR": true}
+// OA_WX_APPS (SPEC §10) is serve's --apps and mockwx's --app alike.
+var historicalEnv = map[string]bool{"OA_WX_APP_ID": true, "OA_WX_APP_SECRET": true, "OA_MOCKWX_ADDR": true, "OA_WX_APPS": true}
 
 func TestSettingsTableIsWellFormed(t *testing.T) {
 	type key struct{ name, command string }

@@ -69,18 +69,19 @@ func validUser(u string) bool {
 	return true
 }
 
-// helperApp picks the appid of a helper call: the request's, else
-// --appid; with --appid set, another one is refused.
+// helperApp picks the appid of a helper call: the request's, else the
+// first --appid; with --appid set, an appid not among them is refused.
 func (s *Server) helperApp(w *recorder, appid string) (string, bool) {
 	if appid == "" {
 		appid = s.cfg.AppID
 	}
+	_, known := s.appSecret(appid)
 	switch {
 	case appid == "":
 		helperError(w, http.StatusBadRequest, "appid is required (mockwx runs without --appid)")
 		return "", false
-	case s.cfg.AppID != "" && appid != s.cfg.AppID:
-		helperError(w, http.StatusBadRequest, "appid differs from --appid")
+	case !known:
+		helperError(w, http.StatusBadRequest, "appid is not one of --appid")
 		return "", false
 	case len(appid) > 64:
 		helperError(w, http.StatusBadRequest, "appid too long")

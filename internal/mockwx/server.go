@@ -40,7 +40,13 @@ type Config struct {
 	JournalSize int           // default 1000
 	Now         func() time.Time
 	Logger      *slog.Logger // nil: no request log
+	// Apps are more apps accepted besides AppID, each with its secret (""
+	// accepts any); the helpers still default to AppID.
+	Apps []App
 }
+
+// App is one mini-program mockwx accepts.
+type App struct{ ID, Secret string }
 
 // Server is the fake WeChat. It holds all of its state, so several can run
 // in one process (tests, `oactl dev`).

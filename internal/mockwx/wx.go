@@ -185,17 +185,32 @@ func finish(w *recorder, a answer, contentType string, ok []byte) {
 }
 
 func (s *Server) checkApp(appid, secret string) int {
+	want, known := s.appSecret(appid)
 	switch {
 	case appid == "":
 		return 41002
 	case secret == "":
 		return 41004
-	case s.cfg.AppID != "" && appid != s.cfg.AppID:
+	case !known:
 		return 40013
-	case s.cfg.Secret != "" && secret != s.cfg.Secret:
+	case want != "" && secret != want:
 		return 40125
 	}
 	return 0
+}
+
+// appSecret returns the secret of appid ("" accepts any) and whether
+// mockwx accepts the appid: every one when no app is configured.
+func (s *Server) appSecret(appid string) (string, bool) {
+	if s.cfg.AppID == "" && len(s.cfg.Apps) == 0 || appid == s.cfg.AppID {
+		return s.cfg.Secret, true
+	}
+	for _, a := range s.cfg.Apps {
+		if a.ID == appid {
+			return a.Secret, true
+		}
+	}
+	return "", false
 }
 
 func (s *Server) jscode2session(w *recorder, r *http.Request) {
