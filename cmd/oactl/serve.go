@@ -34,8 +34,8 @@ type serveOptions struct {
 	DB                string
 	WxBaseURL         string
 	AppID             string
-	AppSecret         string   // env or YAML only: a flag would show in ps
-	Apps              string   // APPID=SECRET,... of the other apps; env or YAML only
+	AppSecret         string // env or YAML only: a flag would show in ps
+	Apps              string // APPID=SECRET,... of the other apps; env or YAML only
 	ConfigFile        string
 	TokenTTL          time.Duration
 	WxTimeout         time.Duration
