@@ -161,10 +161,11 @@ type envelope struct {
 // client talks to one serve and records every response body, so the
 // secrets test can search them.
 type client struct {
-	t    testing.TB
-	base string
-	mu   *sync.Mutex
-	seen *[]string
+	t       testing.TB
+	base    string
+	referer string // sent when set: WeChat's Referer names the app
+	mu      *sync.Mutex
+	seen    *[]string
 }
 
 func newClient(t testing.TB, base string) *client {
@@ -175,6 +176,17 @@ func newClient(t testing.TB, base string) *client {
 func (c *client) on(base string) *client {
 	d := *c
 	d.base = base
+	return &d
+}
+
+// via returns a client that speaks for mini-program appid, as WeChat
+// does: with its Referer ("" sends none).
+func (c *client) via(appid string) *client {
+	d := *c
+	d.referer = ""
+	if appid != "" {
+		d.referer = "https://servicewechat.com/" + appid + "/0/page-frame.html"
+	}
 	return &d
 }
 
@@ -191,6 +203,9 @@ func (c *client) do(method, path, token string, body io.Reader, contentType stri
 	}
 	if token != "" {
 		req.Header.Set("X-OA-Token", token)
+	}
+	if c.referer != "" {
+		req.Header.Set("Referer", c.referer)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
