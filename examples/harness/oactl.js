@@ -176,21 +176,28 @@ async function withRetry(fn) {
 }
 
 // startDev starts `oactl dev` (serve and mockwx in one process) on free
-// ports with a temp SQLite file and storage directory.
-async function startDev() {
+// ports with a temp SQLite file and storage directory; config is the text
+// of a YAML file it is given with --config (more apps, say).
+async function startDev({ config } = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oactl-mp-'));
   return withRetry(async () => {
     const apiPort = await freePort();
     const mockPort = await freePort();
     const api = 'http://127.0.0.1:' + apiPort;
     const mockwx = 'http://127.0.0.1:' + mockPort;
-    const proc = await start('oactl dev', [
+    const args = [
       'dev',
       '--addr', '127.0.0.1:' + apiPort,
       '--mockwx-addr', '127.0.0.1:' + mockPort,
       '--db', 'sqlite:' + path.join(tmp, 'oactl.db'),
       '--storage-dir', path.join(tmp, 'files')
-    ], [api + '/healthz', [mockwx + '/__mock/healthz', mockwx + '/healthz']]);
+    ];
+    if (config) {
+      const file = path.join(tmp, 'oactl.yml');
+      fs.writeFileSync(file, config, { mode: 0o600 });
+      args.push('--config', file);
+    }
+    const proc = await start('oactl dev', args, [api + '/healthz', [mockwx + '/__mock/healthz', mockwx + '/healthz']]);
     return {
       api,
       mockwx,

@@ -19,7 +19,12 @@ const DEFAULT_TIMEOUT_MS = 60000; // WeChat's default for request and uploadFile
 //
 // options.mockwx: base URL of an oactl mockwx (for wx.login);
 // options.user: the WeChat user wx.login logs in as;
-// options.appid: passed to /__mock/login when set;
+// options.appid: the mini-program's appid: passed to /__mock/login, and
+//   every wx.request and wx.uploadFile carries the Referer WeChat sets,
+//   https://servicewechat.com/{appid}/{version}/page-frame.html, which is
+//   how the server knows the app (none when appid is empty);
+// options.version: the {version} of that Referer (default "0": the
+//   developer tools and trial versions);
 // options.routes: {origin: origin} rewrites applied to every URL, so the
 //   example's config/api.js (which names 127.0.0.1:8080) reaches the
 //   server a test started on a free port, the way a hosts entry would.
@@ -28,6 +33,7 @@ function createWx(options = {}) {
     mockwx: options.mockwx || '',
     user: options.user || 'alice',
     appid: options.appid || '',
+    version: options.version || '0',
     routes: {},
     storage: new Map(),
     navigations: [],
@@ -56,6 +62,20 @@ function createWx(options = {}) {
     },
     lastNavigation() {
       return h.navigations[h.navigations.length - 1];
+    },
+    // withReferer returns header plus WeChat's Referer (the page may not
+    // set its own: WeChat overrides it).
+    withReferer(header) {
+      const out = {};
+      for (const [k, v] of Object.entries(header)) {
+        if (k.toLowerCase() !== 'referer') {
+          out[k] = v;
+        }
+      }
+      if (h.appid) {
+        out.Referer = 'https://servicewechat.com/' + h.appid + '/' + h.version + '/page-frame.html';
+      }
+      return out;
     }
   };
 
@@ -67,7 +87,7 @@ function createWx(options = {}) {
     // --- network ---
     request(opts) {
       const method = String(opts.method || 'GET').toUpperCase();
-      const header = Object.assign({}, opts.header || {});
+      const header = h.withReferer(opts.header || {});
       const contentType = headerValue(header, 'content-type') || 'application/json';
       let url = h.resolve(opts.url);
       let body;
@@ -107,7 +127,7 @@ function createWx(options = {}) {
 
     uploadFile(opts) {
       const url = h.resolve(opts.url);
-      const header = Object.assign({}, opts.header || {});
+      const header = h.withReferer(opts.header || {});
       h.requests.push({ method: 'POST', url, header, upload: true });
       const run = async () => {
         const bytes = await fs.readFile(opts.filePath);

@@ -8,11 +8,9 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 
 const { startDev, mintCode, freePort } = require('../oactl.js');
-const { newPhone, waitFor, tempFile } = require('../phone.js');
+const { newPhone, waitFor, tempFile, loginThroughPages: login, LOGIN_ROUTE, UCENTER_ROUTE } = require('../phone.js');
 const { tinyPNG } = require('../png.js');
 
-const LOGIN_ROUTE = 'pages/auth/login/login';
-const UCENTER_ROUTE = 'pages/ucenter/index/index';
 
 let dev;
 // secrets collects every token and code the flows saw; the server's log
@@ -39,17 +37,10 @@ async function rawInfo(token) {
   return res.json();
 }
 
-// loginThroughPages does what a user does on a cold start: the personal
-// centre, tap "点击登录", tap "微信登录", back on the personal centre.
+// loginThroughPages is phone.js's, noting the token and codes the server
+// log must not hold.
 async function loginThroughPages(p) {
-  await p.mp.launch();
-  const ucenter = await p.mp.open(UCENTER_ROUTE);
-  assert.equal(ucenter.data.hasLogin, false);
-  ucenter.goLogin();
-  const login = await waitFor(() => p.mp.top().route === LOGIN_ROUTE && p.mp.top(), 'the login page');
-  await login.wxLogin();
-  assert.equal(login.data.error, '', 'login error: ' + login.data.error);
-  await waitFor(() => p.mp.top() === ucenter && ucenter.data.hasLogin, 'the personal centre after login');
+  const ucenter = await login(p);
   secrets.push(p.wx.getStorageSync('token'), ...p.h.codes);
   return ucenter;
 }
