@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/oactl/oactl/internal/auth"
@@ -10,13 +9,10 @@ import (
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
-// The identity cases of the store suite (SPEC §10): the four-step
-// resolution, unionid linking and filling in, account states through
-// every app, and concurrent first logins through two apps.
-var identityCases = []struct {
-	name string
-	fn   func(t *testing.T, d *db.DB)
-}{
+// The identity cases of the store suite (SPEC §10), run by TestStore:
+// the four-step resolution, unionid linking and filling in, account
+// states through every app, and concurrent first logins through two apps.
+var identityCases = []storeCase{
 	{"TwoAppsOneUnionID", testTwoAppsOneUnionID},
 	{"TwoAppsWithoutUnionID", testTwoAppsWithoutUnionID},
 	{"UnionIDFilledInLater", testUnionIDFilledInLater},
@@ -24,15 +20,6 @@ var identityCases = []struct {
 	{"UnusableThroughEveryApp", testUnusableThroughEveryApp},
 	{"ConcurrentFirstLoginsTwoApps", testConcurrentFirstLoginsTwoApps},
 	{"OrphanIdentity", testOrphanIdentity},
-}
-
-func TestStoreIdentities(t *testing.T) {
-	dbtest.Backends(t, func(t *testing.T, dsn string) {
-		d := migrated(t, dsn, db.Options{})
-		for _, tc := range identityCases {
-			t.Run(tc.name, func(t *testing.T) { tc.fn(t, d) })
-		}
-	})
 }
 
 // viaApp turns rec into a login through app with the openid and unionid
@@ -223,25 +210,12 @@ func concurrentTwoApps(t *testing.T, x, y *db.DB) {
 	t.Helper()
 	p := newPerson("race")
 	const n = 50
-	var wg sync.WaitGroup
-	ids := make([]int64, n)
-	errs := make([]error, n)
-	for i := range n {
-		d, app := x, appA
+	user := raceLogins(t, n, func(i int) (*db.DB, auth.LoginRecord) {
 		if i%2 == 1 {
-			d, app = y, appB
+			return y, p.via(appB, true)
 		}
-		wg.Go(func() {
-			u, _, err := d.Login(testCtx(t), p.via(app, true))
-			ids[i], errs[i] = u.ID, err
-		})
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil || ids[i] != ids[0] {
-			t.Errorf("login %d: user %d (login 0: %d), %v", i, ids[i], ids[0], errs[i])
-		}
-	}
+		return x, p.via(appA, true)
+	})
 	if c := count(t, x, "SELECT COUNT(*) FROM wx_identity WHERE unionid = ?", p.union); c != 2 {
 		t.Errorf("%d identities, want 2", c)
 	}
@@ -251,7 +225,7 @@ func concurrentTwoApps(t *testing.T, x, y *db.DB) {
 	if c := count(t, x, "SELECT COUNT(*) FROM wx_user WHERE weixin_openid IN (?, ?)", p.a, p.b); c != 1 {
 		t.Errorf("%d wx_user rows, want 1", c)
 	}
-	if c := count(t, x, "SELECT COUNT(*) FROM wx_session WHERE user_id = ?", ids[0]); c != n {
+	if c := count(t, x, "SELECT COUNT(*) FROM wx_session WHERE user_id = ?", user); c != n {
 		t.Errorf("%d sessions, want %d", c, n)
 	}
 }

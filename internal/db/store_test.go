@@ -25,16 +25,19 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := migrated(t, dsn, db.Options{TimeZone: shanghai})
-		for _, tc := range storeCases {
+		for _, tc := range append(storeCases, identityCases...) {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, d) })
 		}
 	})
 }
 
-var storeCases = []struct {
+// storeCase is one case of the store suite.
+type storeCase struct {
 	name string
 	fn   func(t *testing.T, d *db.DB)
-}{
+}
+
+var storeCases = []storeCase{
 	{"NewUser", testNewUser},
 	{"ReturningUser", testReturningUser},
 	{"SeveralRowsPerOpenID", testSeveralRows},
@@ -429,26 +432,33 @@ func testProfile(t *testing.T, d *db.DB) {
 	}
 }
 
-func testConcurrentLogins(t *testing.T, d *db.DB) {
-	openid := uniq("oRace")
-	const n = 50
+// raceLogins runs n logins at once, login i through login(i), and wants
+// them all to succeed as one user, whose id it returns.
+func raceLogins(t *testing.T, n int, login func(i int) (*db.DB, auth.LoginRecord)) int64 {
+	t.Helper()
 	var wg sync.WaitGroup
 	ids := make([]int64, n)
 	errs := make([]error, n)
 	for i := range n {
+		d, rec := login(i)
 		wg.Go(func() {
-			u, _, err := d.Login(testCtx(t), record(openid, auth.Profile{Nickname: "race"}, at))
+			u, _, err := d.Login(testCtx(t), rec)
 			ids[i], errs[i] = u.ID, err
 		})
 	}
 	wg.Wait()
 	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("login %d: %v", i, errs[i])
-		} else if ids[i] != ids[0] {
-			t.Errorf("login %d got user %d, login 0 got %d", i, ids[i], ids[0])
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Errorf("login %d: user %d (login 0: %d), %v", i, ids[i], ids[0], errs[i])
 		}
 	}
+	return ids[0]
+}
+
+func testConcurrentLogins(t *testing.T, d *db.DB) {
+	openid := uniq("oRace")
+	const n = 50
+	raceLogins(t, n, func(int) (*db.DB, auth.LoginRecord) { return d, record(openid, auth.Profile{Nickname: "race"}, at) })
 	if c := count(t, d, "SELECT COUNT(*) FROM wx_user WHERE weixin_openid = ?", openid); c != 1 {
 		t.Errorf("%d rows for one openid after %d concurrent logins", c, n)
 	}
@@ -541,26 +551,9 @@ func TestConcurrentLoginsTwoProcesses(t *testing.T) {
 		a := migrated(t, dsn, db.Options{})
 		b := dbtest.Open(t, dsn, db.Options{})
 		openid := uniq("oTwo")
-		const n = 40
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		ids := make([]int64, n)
-		for i := range n {
-			d := a
-			if i%2 == 1 {
-				d = b
-			}
-			wg.Go(func() {
-				u, _, err := d.Login(testCtx(t), record(openid, auth.Profile{}, at))
-				ids[i], errs[i] = u.ID, err
-			})
-		}
-		wg.Wait()
-		for i := range n {
-			if errs[i] != nil || ids[i] != ids[0] {
-				t.Errorf("login %d: user %d (first %d), %v", i, ids[i], ids[0], errs[i])
-			}
-		}
+		raceLogins(t, 40, func(i int) (*db.DB, auth.LoginRecord) {
+			return []*db.DB{a, b}[i%2], record(openid, auth.Profile{}, at)
+		})
 		if c := count(t, a, "SELECT COUNT(*) FROM wx_user WHERE weixin_openid = ?", openid); c != 1 {
 			t.Errorf("%d rows for one openid", c)
 		}
