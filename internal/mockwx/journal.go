@@ -45,12 +45,16 @@ type journal struct {
 	entries []JournalEntry
 	next    int
 	full    bool
+	dropped time.Time // the newest entry the ring overwrote since it was cleared
 }
 
 func newJournal(size int) *journal { return &journal{entries: make([]JournalEntry, size)} }
 
 func (j *journal) add(e JournalEntry) {
 	j.mu.Lock()
+	if j.full && j.entries[j.next].Time.After(j.dropped) {
+		j.dropped = j.entries[j.next].Time
+	}
 	j.entries[j.next] = e
 	j.next++
 	if j.next == len(j.entries) {
@@ -60,8 +64,8 @@ func (j *journal) add(e JournalEntry) {
 }
 
 // list returns the entries f matches, oldest first, and whether they are
-// all there: false when the ring has dropped entries newer than since
-// (all of them if since is zero) since it was last cleared.
+// all there: false when the ring has overwritten an entry at or after
+// since (any entry if since is zero) since it was last cleared.
 func (j *journal) list(f journalFilter) ([]JournalEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -77,14 +81,14 @@ func (j *journal) list(f journalFilter) ([]JournalEntry, bool) {
 		add(j.entries[j.next:])
 	}
 	add(j.entries[:j.next])
-	complete := !j.full || !f.since.IsZero() && j.entries[j.next].Time.Before(f.since)
+	complete := !j.full || !f.since.IsZero() && j.dropped.Before(f.since)
 	return out, complete
 }
 
 func (j *journal) clear() {
 	j.mu.Lock()
 	clear(j.entries)
-	j.next, j.full = 0, false
+	j.next, j.full, j.dropped = 0, false, time.Time{}
 	j.mu.Unlock()
 }
 

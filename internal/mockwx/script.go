@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -89,14 +88,14 @@ func ParseScript(name string, data []byte) (*Script, error) {
 		if err == io.EOF {
 			return &Script{}, nil // an empty file declares nothing
 		}
-		return nil, p.yamlErr(err)
+		return nil, p.yamlErr(data, err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
 		return nil, p.errf(max(next.Line, 1), "a script is one YAML document; found another")
 	case err != io.EOF:
-		return nil, p.yamlErr(err)
+		return nil, p.yamlErr(data, err)
 	}
 	if err := p.script(&doc); err != nil {
 		return nil, err
@@ -128,17 +127,50 @@ func (p *scriptParser) errf(line int, format string, args ...any) error {
 	return &ScriptError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = regexp.MustCompile(`^yaml: line \d+: `)
 
-// yamlErr turns the YAML library's "yaml: line N: msg" into a
-// ScriptError; a message without a line is about the first one.
-func (p *scriptParser) yamlErr(err error) error {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return p.errf(n, "malformed YAML: %s", m[2])
+// yamlErr turns a syntax error of the YAML library into a ScriptError.
+// The library's "line N" is where the enclosing construct starts (the
+// "users:" line for a bad entry 10,000 lines below), so the line is found
+// again: the first one whose prefix of the file does not parse.
+func (p *scriptParser) yamlErr(data []byte, err error) error {
+	msg := yamlLine.ReplaceAllString(err.Error(), "")
+	return p.errf(firstBadLine(data), "malformed YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// firstBadLine finds by bisection the shortest prefix of whole lines
+// that fails to parse, data as a whole failing. Cutting inside a flow
+// collection ("{", "[") that spans lines fails too, so an error there is
+// reported at or after the line that opens it.
+func firstBadLine(data []byte) int {
+	ends := []int{}
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
 	}
-	return p.errf(1, "malformed YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	fails := func(n int) bool {
+		dec := yaml.NewDecoder(bytes.NewReader(data[:ends[n-1]]))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); err != nil {
+				return err != io.EOF
+			}
+		}
+	}
+	lo, hi := 1, len(ends) // fails(hi)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // badText finds what the YAML library would refuse without saying where:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -377,19 +378,24 @@ func decodeBody(w *recorder, r *http.Request, v any) bool {
 	return true
 }
 
-// decodeStrict is decodeBody refusing unknown fields: a helper's typo
-// ("errCode") must not be silently ignored.
-func decodeStrict(w *recorder, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			w.note = "body too large"
-		}
+// decodeStrict is decodeBody refusing any key but those named, spelled
+// exactly: encoding/json matches keys case-insensitively and skips
+// unknown ones, and a helper's typo ("errCode") must not be ignored.
+func decodeStrict(w *recorder, r *http.Request, v any, keys ...string) bool {
+	var raw json.RawMessage
+	if !decodeBody(w, r, &raw) {
 		return false
 	}
-	return !dec.More()
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return false
+	}
+	for k := range obj {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return json.Unmarshal(raw, v) == nil
 }
 
 func (s *Server) notFound(w *recorder, r *http.Request) {
