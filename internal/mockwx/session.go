@@ -50,29 +50,29 @@ func readSessionParams(w *recorder, r *http.Request) (sessionParams, bool) {
 	return p, true
 }
 
-// sessionUser checks the access token and the parameters of a
-// session-key call, and returns the user the openid names under the
-// token's appid (nil when mockwx issued it no session_key), or the
-// errcode.
-func (s *Server) sessionUser(w *recorder, r *http.Request) (sessionParams, *userEntry, int) {
-	appid, e := s.tokenApp(parseQuery(r).Get("access_token"))
-	if e != 0 {
-		return sessionParams{}, nil, e
+// sessionUser starts a session-key call: faults, the access token, the
+// parameters. It returns a copy of the user the openid names under the
+// token's appid (nil when mockwx issued it no session_key), or false
+// when the request has been answered.
+func (s *Server) sessionUser(w *recorder, r *http.Request) (sessionParams, *userEntry, bool) {
+	appid, ok := s.tokenCall(w, r)
+	if !ok {
+		return sessionParams{}, nil, false
 	}
-	w.appid = appid
 	p, ok := readSessionParams(w, r)
 	if !ok {
-		return p, nil, 47001
+		wxError(w, ctJSON, 47001)
+		return p, nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[p.OpenID]
 	if !ok || u.appid != appid {
-		return p, nil, 0
+		return p, nil, true
 	}
 	w.user = u.user
 	cp := *u
-	return p, &cp, 0
+	return p, &cp, true
 }
 
 // signs reports whether signature = hex(HMAC-SHA256(key, "")).
@@ -85,12 +85,8 @@ func signs(key, signature string) bool {
 // checkSession is GET /wxa/checksession: the signature is
 // hex(HMAC-SHA256(key = the user's newest session_key, message = "")).
 func (s *Server) checkSession(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
-		return
-	}
-	p, u, e := s.sessionUser(w, r)
-	if e != 0 {
-		wxError(w, ctJSON, e)
+	p, u, ok := s.sessionUser(w, r)
+	if !ok {
 		return
 	}
 	if u == nil || p.SigMethod != "hmac_sha256" || !signs(u.sessionKey, p.Signature) {
@@ -104,13 +100,9 @@ func (s *Server) checkSession(w *recorder, r *http.Request) {
 // user's newest session_key, it issues a new one (the old one stops
 // working) and answers {"errcode":0,"errmsg":"ok","openid","session_key"}.
 func (s *Server) resetUserSessionKey(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
-		return
-	}
-	p, u, e := s.sessionUser(w, r)
+	p, u, ok := s.sessionUser(w, r)
 	switch {
-	case e != 0:
-		wxError(w, ctJSON, e)
+	case !ok:
 		return
 	case p.SigMethod != "hmac_sha256":
 		wxError(w, ctJSON, 87008)
@@ -142,15 +134,10 @@ func (s *Server) resetUserSessionKey(w *recorder, r *http.Request) {
 // {"appid", "openid", "scene", "client_ip", ...}: the risk_rank set for
 // the openid's user (PUT /__mock/users/{user} {"riskRank"}), else 0.
 func (s *Server) userRiskRank(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
+	appid, ok := s.tokenCall(w, r)
+	if !ok {
 		return
 	}
-	appid, e := s.tokenApp(parseQuery(r).Get("access_token"))
-	if e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	w.appid = appid
 	var req struct {
 		AppID    string `json:"appid"`
 		OpenID   string `json:"openid"`

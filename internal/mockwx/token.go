@@ -198,6 +198,22 @@ func (s *Server) stableToken(w *recorder, r *http.Request) {
 	writeRaw(w, http.StatusOK, ctJSON, tokenBody(tok, exp.Sub(now)))
 }
 
+// tokenCall starts a WeChat API call authenticated by ?access_token=:
+// faults, then the token. It returns the token's appid, or false when the
+// request has been answered.
+func (s *Server) tokenCall(w *recorder, r *http.Request) (string, bool) {
+	if !s.applyFaults(w, r, ctJSON) {
+		return "", false
+	}
+	appid, e := s.tokenApp(parseQuery(r).Get("access_token"))
+	if e != 0 {
+		wxError(w, ctJSON, e)
+		return "", false
+	}
+	w.appid = appid
+	return appid, true
+}
+
 // tokenApp checks an access token and returns its appid, or the errcode.
 func (s *Server) tokenApp(tok string) (string, int) {
 	if tok == "" {

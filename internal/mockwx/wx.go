@@ -302,15 +302,10 @@ func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 
 // phoneNumber is POST /wxa/business/getuserphonenumber.
 func (s *Server) phoneNumber(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
+	appid, ok := s.tokenCall(w, r)
+	if !ok {
 		return
 	}
-	appid, e := s.tokenApp(parseQuery(r).Get("access_token"))
-	if e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	w.appid = appid
 	var req struct {
 		Code string `json:"code"`
 	}
@@ -330,7 +325,7 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 	w.user = pc.user
 	now := s.now()
 	s.mu.Lock()
-	e = s.codes.use(keyOf("phone", "", req.Code), now)
+	e := s.codes.use(keyOf("phone", "", req.Code), now)
 	p, registered := s.phones[pc.user]
 	beh := s.behaviourOf(pc.user)
 	s.mu.Unlock()
