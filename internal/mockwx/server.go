@@ -1,7 +1,9 @@
 // Package mockwx is an offline fake of WeChat's mini-program server API
 // for testers and for `oactl dev`: deterministic openids and session keys,
-// single-use codes, fault injection through code directives and test
-// helpers under /__mock/. See docs/MOCKWX.md.
+// single-use codes, access tokens with WeChat's hand-over rules, fault
+// injection through code directives, per-user behaviours that last, a
+// YAML script of them applied at start, and test helpers under /__mock/
+// (journal, call counts). See docs/MOCKWX.md.
 package mockwx
 
 import (
