@@ -30,6 +30,9 @@ type mockwxOptions struct {
 	CodeTTL     time.Duration
 	JournalSize int
 	AllowRemote bool
+	Script      string // --script: a file of behaviours applied at start
+
+	script *mockwx.Script // parsed by validate, so a bad file exits 2 before anything listens
 	// Ready, when set, receives the listening URL (tests use it to find a
 	// port chosen with :0).
 	Ready func(url string)
@@ -92,6 +95,7 @@ See docs/MOCKWX.md.`,
 	set.Duration("code-ttl", &o.CodeTTL)
 	set.Int("journal-size", &o.JournalSize)
 	set.Bool("allow-remote", &o.AllowRemote)
+	set.String("script", &o.Script)
 	cmd.AddCommand(newMockwxOpenIDCmd(f, nil))
 	return cmd
 }
@@ -102,6 +106,14 @@ func (o *mockwxOptions) validate() error {
 	}
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
 		return usageError("--journal-size must be 1..1000000")
+	}
+	if o.Script != "" {
+		sc, err := mockwx.LoadScript(o.Script)
+		if err != nil {
+			// The error names the file and the line.
+			return usageError("--script: %v", err)
+		}
+		o.script = sc
 	}
 	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
 }
@@ -133,6 +145,7 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 		UnionID:     o.UnionID,
 		CodeTTL:     o.CodeTTL,
 		JournalSize: o.JournalSize,
+		Script:      o.script,
 		Logger:      log,
 	})
 	ln, err := server.Listen(o.Addr, "--addr")

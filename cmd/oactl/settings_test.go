@@ -60,6 +60,7 @@ var probes = map[string]probe{
 				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": o.AppID, "secret": o.Secret,
 				"unionid": strconv.FormatBool(o.UnionID), "code-ttl": dur(o.CodeTTL),
 				"journal-size": strconv.Itoa(o.JournalSize), "allow-remote": strconv.FormatBool(o.AllowRemote),
+				"script": o.Script,
 			})
 			return nil
 		})
@@ -140,6 +141,12 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 	}
 	values := maps.Clone(walkValues)
 	values["config"] = emptyYAML
+	// mockwx reads its script while validating: the value must be a real file.
+	script := filepath.Join(dir, "script.yml")
+	if err := os.WriteFile(script, []byte("users:\n  nina: {errcode: 40226}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	values["script"] = script
 
 	for i, s := range config.Settings {
 		want, ok := values[s.Name]

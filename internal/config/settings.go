@@ -132,6 +132,8 @@ var Settings = Table{
 		Usage: "how long a code stays usable; used codes are remembered twice as long"},
 	{Name: "journal-size", Env: "OA_JOURNAL_SIZE", YAML: "oa.mockwx.journal-size", Default: "1000", Commands: []string{cmdMockwx},
 		Usage: "requests kept by /__mock/journal (1 to 1000000)"},
+	{Name: "script", Env: "OA_SCRIPT", YAML: "oa.mockwx.script", Commands: []string{cmdMockwx},
+		Usage: "YAML file of per-user behaviours, phone numbers and faults applied at start (docs/MOCKWX.md)"},
 	{Name: "allow-remote", Env: "OA_ALLOW_REMOTE", YAML: "oa.mockwx.allow-remote", Default: "false", Commands: []string{cmdMockwx},
 		Usage: "allow listening on a non-loopback address (mockwx accepts any secret)"},
 
