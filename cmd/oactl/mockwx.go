@@ -62,14 +62,19 @@ func newMockwxCmd(f *factory, runF func(*mockwxOptions) error) *cobra.Command {
 		Use:   "mockwx",
 		Short: "Run an offline WeChat API with deterministic openids and fault injection",
 		Long: `mockwx answers like WeChat's server API (jscode2session, access tokens,
-checksession, getuserphonenumber), offline and deterministically: a code
-"alice.1" logs in user alice, whose openid depends only on --seed, the appid
-and the user. Prefixes such as "err40029~", "slow3000~", "http502~",
-"garbage~" and "drop~" inject faults. Test helpers live under /__mock/.
+checksession, resetusersessionkey, getuserriskrank, getuserphonenumber),
+offline and deterministically: a code "alice.1" logs in user alice, whose
+openid depends only on --seed, the appid and the user. Prefixes such as
+"err40029~", "slow3000~", "http502~", "garbage~" and "drop~" inject faults
+into one call; PUT /__mock/users/USER gives a user a lasting behaviour;
+--script declares users, phone numbers and faults in one YAML file. Test
+helpers live under /__mock/ (/__mock/calls counts WeChat calls for tests).
 See docs/MOCKWX.md.`,
 		Example: `  oactl mockwx --addr 127.0.0.1:9090 --appid wx0000000000000000 --unionid
   curl 'http://127.0.0.1:9090/sns/jscode2session?appid=wx0000000000000000&secret=s&js_code=alice.1&grant_type=authorization_code'
   curl -X POST http://127.0.0.1:9090/__mock/login -d '{"user":"alice"}'
+  curl 'http://127.0.0.1:9090/__mock/calls?api=jscode2session&user=alice'
+  oactl mockwx --script testenv.yaml     # users: {nina: {errcode: 40226}}
   oactl mockwx openid alice --appid wx0000000000000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
