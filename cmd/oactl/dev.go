@@ -49,12 +49,14 @@ user alice. Each code is single-use, as on WeChat.`,
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.serve.where = set.Where
 			if err := o.applyDefaults(set); err != nil {
 				return err
 			}
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			warnPasswordFlag(f.logger(), set, o.serve.dbConfig)
 			if runF != nil {
 				return runF(o)
 			}
@@ -87,7 +89,7 @@ func (o *devOptions) applyDefaults(set *config.Set) error {
 }
 
 func (o *devOptions) validate() error {
-	if err := checkMockwxAddr("--mockwx-addr", o.MockwxAddr, false); err != nil {
+	if err := checkMockwxAddr(o.serve.where.of("mockwx-addr"), o.MockwxAddr, false, false); err != nil {
 		return err
 	}
 	return o.serve.validate()
@@ -103,7 +105,7 @@ func randomSecret() (string, error) {
 
 func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	logger := f.logger()
-	ln, err := server.Listen(o.MockwxAddr, "--mockwx-addr")
+	ln, err := server.Listen(o.MockwxAddr, o.serve.where.of("mockwx-addr"))
 	if err != nil {
 		return err
 	}

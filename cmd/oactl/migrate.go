@@ -101,8 +101,17 @@ or failed findings (check). See docs/DBA.md.`,
 				if err := o.validate(); err != nil {
 					return err
 				}
+				cfg, err := checkDSN(set.Where("db"), o.DSN)
+				if err != nil {
+					return withExit(exitUsage, err)
+				}
+				warnPasswordFlag(f.logger(), set, cfg)
 				o.Open = func(ctx context.Context) (*db.DB, error) {
-					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger()})
+					d, err := db.Open(ctx, o.DSN, db.Options{Logger: f.logger(), NoCreate: !o.creates()})
+					if err != nil {
+						return nil, openDBError(err, cfg)
+					}
+					return d, nil
 				}
 				if runF != nil {
 					return runF(o)
@@ -155,6 +164,10 @@ warn or fail and carries its fix as SQL and as my.cnf / my.ini lines.`,
 	)
 	return cmd
 }
+
+// creates: only a real `up` may create a SQLite file; status, check,
+// down and a dry run change nothing, so a missing file is an error.
+func (o *migrateOptions) creates() bool { return o.Action == "up" && !o.DryRun }
 
 func (o *migrateOptions) validate() error {
 	if o.LockTimeout < time.Second || o.LockTimeout > maxLockTimeout {

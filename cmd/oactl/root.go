@@ -141,7 +141,9 @@ terminal UI for support staff.`,
   oactl mockwx openid alice --appid wx0000000000000000`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetIn(f.io.In)
 	root.SetOut(f.io.Out)
 	root.SetErr(f.io.Err)
