@@ -131,7 +131,7 @@ oactl sessions list. It never shows a session_key or a token.`,
 				return err
 			}
 			if tui.Refresh < 0 {
-				return usageError("--refresh must not be negative")
+				return usageError("%s %s: must not be negative", tui.set.Where("refresh"), tui.Refresh)
 			}
 			if runF != nil {
 				return runF(tui)

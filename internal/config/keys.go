@@ -76,12 +76,13 @@ func hasKeyUnder(known map[string]string, path string) bool {
 }
 
 // nearestKey is the known key closest to path by edit distance over the
-// normalised keys; ties go to the alphabetically first, so the message is
-// the same on every run.
+// normalised keys, or over their last parts plus one (so that a key in
+// the wrong section, oa.seed, finds oa.mockwx.seed); ties go to the
+// alphabetically first, so the message is the same on every run.
 func nearestKey(path string, known map[string]string) string {
 	best, bestD := "", -1
 	for k, shown := range known {
-		d := editDistance(path, k)
+		d := min(editDistance(path, k), editDistance(lastPart(path), lastPart(k))+1)
 		if bestD < 0 || d < bestD || (d == bestD && shown < best) {
 			best, bestD = shown, d
 		}
@@ -118,4 +119,8 @@ func normPath(path string) string {
 		parts[i] = normKey(p)
 	}
 	return strings.Join(parts, ".")
+}
+
+func lastPart(path string) string {
+	return path[strings.LastIndex(path, ".")+1:]
 }

@@ -32,6 +32,10 @@ type ConnectError struct {
 	Reason string // "connection refused", "access denied", ...
 	Hint   string // what to check
 	Err    error  // the driver's error, its text scrubbed of the password
+	// Detail is the driver's text worth showing (a server's own message);
+	// empty when Reason says it all (a network error would repeat the
+	// address).
+	Detail string
 }
 
 func (e *ConnectError) Error() string {
@@ -39,8 +43,8 @@ func (e *ConnectError) Error() string {
 	if e.Hint != "" {
 		msg += "; " + e.Hint
 	}
-	if e.Err != nil {
-		msg += " (" + oneLine(e.Err.Error()) + ")"
+	if e.Detail != "" {
+		msg += " (" + oneLine(e.Detail) + ")"
 	}
 	return msg
 }
@@ -61,9 +65,13 @@ const (
 // mysqlConnectError classifies a failed first contact with a MySQL server.
 func mysqlConnectError(cfg Config, err error) error {
 	m := cfg.MySQL
+	scrubbed := scrubErr(err, nil, m.Passwd)
 	e := &ConnectError{
 		Server: fmt.Sprintf("MySQL at %s (user %s, database %s)", m.Addr, m.User, m.DBName),
-		Err:    scrubErr(err, nil, m.Passwd),
+		Err:    scrubbed,
+	}
+	if errors.As(err, new(*mysql.MySQLError)) {
+		e.Detail = scrubbed.Error()
 	}
 	var me *mysql.MySQLError
 	var dnsErr *net.DNSError
@@ -84,7 +92,7 @@ func mysqlConnectError(cfg Config, err error) error {
 	case errors.As(err, &netErr):
 		e.Reason, e.Hint = "unreachable", "check the host and port"
 	default:
-		e.Reason = "failed"
+		e.Reason, e.Detail = "failed", scrubbed.Error()
 	}
 	return e
 }
@@ -105,7 +113,7 @@ func checkSQLiteFile(path string, noCreate bool) error {
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return &ConnectError{Server: "SQLite file " + abs, Reason: "not readable", Err: err}
+		return &ConnectError{Server: "SQLite file " + abs, Reason: "not readable", Err: err, Detail: err.Error()}
 	case noCreate:
 		return &NotExistError{Path: abs}
 	}

@@ -30,15 +30,18 @@ type Options struct {
 	// NoCreate: a SQLite file that does not exist is a *NotExistError
 	// rather than a new database (for commands that only read).
 	NoCreate bool
+	// OnClose runs after Close has closed the connections.
+	OnClose func()
 }
 
 // DB is an open oactl database. It is safe for concurrent use.
 type DB struct {
-	cfg Config
-	w   *sqlx.DB // writes (SQLite: the single writer connection)
-	r   *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
-	loc *time.Location
-	log *slog.Logger
+	cfg     Config
+	w       *sqlx.DB // writes (SQLite: the single writer connection)
+	r       *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
+	loc     *time.Location
+	log     *slog.Logger
+	onClose func()
 	// sleep waits between retries; replaceable in tests.
 	sleep func(context.Context, time.Duration) error
 }
@@ -52,7 +55,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx, onClose: opts.OnClose}
 	if d.loc == nil {
 		d.loc = time.Local
 	}
@@ -134,6 +137,9 @@ func (d *DB) Close() error {
 	err := d.w.Close()
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())
+	}
+	if d.onClose != nil {
+		d.onClose()
 	}
 	return err
 }
