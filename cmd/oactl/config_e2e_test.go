@@ -258,25 +258,14 @@ func TestAddressInUseNamesItsSource(t *testing.T) {
 // database each print one line with a hint, name the server once, and no
 // driver log line reaches stderr.
 func TestDatabaseErrorsAreOneLine(t *testing.T) {
-	srv := dbtest.MySQL(t)
-	u, err := url.Parse(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const pw = "NotThePassw0rd"
-	denied := *u
-	denied.User = url.UserPassword(u.User.Username(), pw)
-	unknown := *u
-	unknown.Path = "/oactl_missing_db"
-	closed := freeAddr(t)
-	refused := *u
-	refused.Host = closed
+	b := dbtest.BrokenDSNs(t, pw)
 	for _, tc := range []struct {
 		name, dsn, host, want string
 	}{
-		{"refused", refused.String(), closed, "unreachable: connection refused; is the server running"},
-		{"denied", denied.String(), u.Host, "access denied; check the user name and password"},
-		{"unknown database", unknown.String(), u.Host, "unknown database; create it (CREATE DATABASE `oactl_missing_db`"},
+		{"refused", b.Refused, b.Closed, "unreachable: connection refused; is the server running"},
+		{"denied", b.Denied, b.Server, "access denied; check the user name and password"},
+		{"unknown database", b.UnknownDB, b.Server, "unknown database; create it (CREATE DATABASE `" + b.DBName + "`"},
 	} {
 		for _, args := range [][]string{{"migrate", "status"}, {"sessions", "list"}, {"serve", "--appid", "wxa", "--addr", "127.0.0.1:0"}} {
 			t.Run(tc.name+"/"+args[0], func(t *testing.T) {

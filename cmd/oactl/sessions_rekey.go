@@ -24,7 +24,7 @@ type rekeyOptions struct {
 }
 
 // newSessionsRekeyCmd re-encrypts stored session_keys with the first
-// --session-key-secret: the middle step of a key rotation, and the way
+// OA_SESSION_KEY_SECRET: the middle step of a key rotation, and the way
 // to encrypt keys stored before a secret was configured.
 func newSessionsRekeyCmd(f *factory, runF func(*rekeyOptions) error) *cobra.Command {
 	o := &rekeyOptions{}

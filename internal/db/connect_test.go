@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,42 +12,19 @@ import (
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
-// closedPort is a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestOpenErrorsAreOneLineWithAHint: SPEC §8: a database error is one
 // line with a hint (unreachable, access denied, unknown database), names
 // the server once and never holds the password.
 func TestOpenErrorsAreOneLineWithAHint(t *testing.T) {
 	ctx := testCtx(t)
-	srv := dbtest.MySQL(t)
-	u, err := url.Parse(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const pw = "Wrong!Secret%"
-	denied := *u
-	denied.User = url.UserPassword(u.User.Username(), pw)
-	unknown := *u
-	unknown.Path = "/oactl_no_such_database"
-	refused := *u
-	refused.Host = closedPort(t)
-	refused.User = url.UserPassword("oa", pw)
+	b := dbtest.BrokenDSNs(t, pw)
 	for _, tc := range []struct {
 		name, dsn, reason, hint string
 	}{
-		{"refused", refused.String() + "?timeout=2s", "unreachable: connection refused", "is the server running"},
-		{"denied", denied.String(), "access denied", "check the user name and password"},
-		{"unknown database", unknown.String(), "unknown database", "CREATE DATABASE `oactl_no_such_database` CHARACTER SET utf8mb4"},
+		{"refused", b.Refused + "?timeout=2s", "unreachable: connection refused", "is the server running"},
+		{"denied", b.Denied, "access denied", "check the user name and password"},
+		{"unknown database", b.UnknownDB, "unknown database", "CREATE DATABASE `" + b.DBName + "` CHARACTER SET utf8mb4"},
 		{"unknown host", "mysql://oa:" + url.QueryEscape(pw) + "@no-such-host.invalid:3306/oa?timeout=2s", "unknown host", "check the host name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
