@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oactl/oactl/internal/config"
+	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/mockwx"
 	"github.com/oactl/oactl/internal/server"
 )
@@ -151,5 +152,14 @@ so the shell makes a new one each time):
   curl -s %s/wx/auth/login_by_weixin -H 'Content-Type: application/json' -d '{"code":"alice.'$RANDOM$RANDOM'","userInfo":{"nickName":"Alice","gender":2}}'
 Then, with the token from that answer:
   curl -s %s/wx/auth/info -H 'X-OA-Token: TOKEN'
-`, serveURL, mockURL, o.serve.AppID, redactDSN(o.serve.DB), serveURL, serveURL)
+`, serveURL, mockURL, o.serve.AppID, bannerDB(o.serve.dbConfig), serveURL, serveURL)
+}
+
+// bannerDB names the database for the banner: a SQLite file by its
+// absolute path (which directory is "oactl.db" in?), MySQL redacted.
+func bannerDB(cfg db.Config) string {
+	if cfg.Dialect == db.SQLite {
+		return "sqlite:" + absPath(cfg.Path)
+	}
+	return cfg.Redacted()
 }
