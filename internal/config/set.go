@@ -194,8 +194,11 @@ func (s *Set) resolveOne(b *binding, getenv func(string) string, file *File) err
 	}
 	src := FromEnv
 	if where == "" {
+		// An empty value in the file counts as unset, as an empty variable
+		// does: `db: ""` must not hide spring.datasource or the default's
+		// warning.
 		v, ok := file.Lookup(b.s.YAML)
-		if b.s.YAML == "" || !ok {
+		if b.s.YAML == "" || !ok || v == "" {
 			return nil
 		}
 		val, where, src = v, file.Path+": "+b.s.YAML, FromFile

@@ -114,6 +114,7 @@ func TestSpringDataSourceIsTheDatabaseWhenNoOtherSourceNamesOne(t *testing.T) {
 	}
 	spring := write("application.yml", springYAML)
 	withOADB := write("with-oa-db.yml", springYAML+"  db: sqlite:from-oa-db.db\n")
+	emptyOADB := write("empty-oa-db.yml", springYAML+"  db: \"\"\n")
 	for _, tc := range []struct {
 		name               string
 		args               []string
@@ -123,6 +124,8 @@ func TestSpringDataSourceIsTheDatabaseWhenNoOtherSourceNamesOne(t *testing.T) {
 	}{
 		{"spring alone", []string{"--config", spring}, nil,
 			"mysql://oa:s3cret@db:3306/oa", "Asia/Shanghai", spring + ": spring.datasource.url", FromFile, FromFile},
+		{"an empty oa.db is unset", []string{"--config", emptyOADB}, nil,
+			"mysql://oa:s3cret@db:3306/oa", "Asia/Shanghai", emptyOADB + ": spring.datasource.url", FromFile, FromFile},
 		{"oa.db wins", []string{"--config", withOADB}, nil, "sqlite:from-oa-db.db", "Local", withOADB + ": oa.db", FromFile, FromDefault},
 		{"OA_DB wins", []string{"--config", spring}, map[string]string{"OA_DB": "sqlite:env.db"}, "sqlite:env.db", "Local", "OA_DB", FromEnv, FromDefault},
 		{"--db wins", []string{"--config", spring, "--db", "sqlite:flag.db"}, nil, "sqlite:flag.db", "Local", "--db", FromFlag, FromDefault},
