@@ -80,6 +80,12 @@ func hasKeyUnder(known map[string]string, path string) bool {
 // the wrong section, oa.seed, finds oa.mockwx.seed); ties go to the
 // alphabetically first, so the message is the same on every run.
 func nearestKey(path string, known map[string]string) string {
+	// The distance is quadratic in the key's length; a key longer than any
+	// known one by far is no typo of one anyway.
+	const maxLen = 128
+	if len(path) > maxLen {
+		path = path[:maxLen]
+	}
 	best, bestD := "", -1
 	for k, shown := range known {
 		d := min(editDistance(path, k), editDistance(lastPart(path), lastPart(k))+1)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -98,5 +99,26 @@ func TestNearestKeyAndEditDistance(t *testing.T) {
 	known := map[string]string{"oa.tokenttl": "oa.token-ttl", "oa.addr": "oa.addr"}
 	if k := nearestKey("oa.add", known); k != "oa.addr" {
 		t.Errorf("nearest of oa.add = %q", k)
+	}
+}
+
+// TestHugeUnknownKeyIsCheap: the nearest-key search is quadratic in the
+// key's length, so a key as long as the file allows is cut first.
+func TestHugeUnknownKeyIsCheap(t *testing.T) {
+	long := strings.Repeat("x", 900<<10)
+	// An explicit key: YAML limits implicit ones to 1024 characters.
+	f, err := Parse("big.yml", []byte("oa:\n  ? "+long+"\n  : 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = f.CheckKeys(Settings.yamlKeys())
+	if err == nil || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("err = %.200v", err)
+	}
+	// Uncut, this is 900 KiB × 20 bytes × 40 keys: seconds. Cut, microseconds;
+	// the bound leaves room for a loaded machine.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

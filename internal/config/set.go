@@ -243,15 +243,19 @@ func (s *Set) resolveSpring(file *File) error {
 // every command, so a key another command reads is not a typo) and of
 // this set's table, plus the keys read and ignored.
 func (s *Set) knownKeys() []string {
+	keys := append(Settings.yamlKeys(), s.table.yamlKeys()...)
+	return append(keys, IgnoredKeys...)
+}
+
+// yamlKeys are the table's YAML keys.
+func (t Table) yamlKeys() []string {
 	var keys []string
-	for _, t := range []Table{Settings, s.table} {
-		for _, r := range t {
-			if r.YAML != "" {
-				keys = append(keys, r.YAML)
-			}
+	for _, r := range t {
+		if r.YAML != "" {
+			keys = append(keys, r.YAML)
 		}
 	}
-	return append(keys, IgnoredKeys...)
+	return keys
 }
 
 // MaxSecretFileSize bounds a file named by an OA_<NAME>_FILE variable.
