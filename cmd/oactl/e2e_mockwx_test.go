@@ -85,7 +85,7 @@ phones:
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	m := startOactl(t, nil, "mockwx", "--addr", addr, "--appid", appid, "--secret", secret, "--unionid", "--script", script)
+	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + secret}, "mockwx", "--addr", addr, "--appid", appid, "--unionid", "--script", script)
 	base := "http://" + addr
 	m.waitHealthy(base + "/__mock/healthz")
 

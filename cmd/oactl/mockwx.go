@@ -33,6 +33,8 @@ type mockwxOptions struct {
 	Script      string // --script: a file of behaviours applied at start
 
 	script *mockwx.Script // parsed by validate, so a bad file exits 2 before anything listens
+	// where names each setting's source in errors (set by the command).
+	where origin
 	// Ready, when set, receives the listening URL (tests use it to find a
 	// port chosen with :0).
 	Ready func(url string)
@@ -71,6 +73,7 @@ into one call; PUT /__mock/users/USER gives a user a lasting behaviour;
 helpers live under /__mock/ (/__mock/calls counts WeChat calls for tests).
 See docs/MOCKWX.md.`,
 		Example: `  oactl mockwx --addr 127.0.0.1:9090 --appid wx0000000000000000 --unionid
+  OA_WX_APP_SECRET=s oactl mockwx --appid wx0000000000000000   # accept only this secret
   curl 'http://127.0.0.1:9090/sns/jscode2session?appid=wx0000000000000000&secret=s&js_code=alice.1&grant_type=authorization_code'
   curl -X POST http://127.0.0.1:9090/__mock/login -d '{"user":"alice"}'
   curl 'http://127.0.0.1:9090/__mock/calls?api=jscode2session&user=alice'
@@ -81,6 +84,7 @@ See docs/MOCKWX.md.`,
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.where = set.Where
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -95,7 +99,7 @@ See docs/MOCKWX.md.`,
 	set.String("addr", &o.Addr)
 	set.String("seed", &o.Seed)
 	set.String("appid", &o.AppID)
-	set.String("secret", &o.Secret)
+	set.String("app-secret", &o.Secret)
 	set.Bool("unionid", &o.UnionID)
 	set.Duration("code-ttl", &o.CodeTTL)
 	set.Int("journal-size", &o.JournalSize)
@@ -106,39 +110,43 @@ See docs/MOCKWX.md.`,
 }
 
 func (o *mockwxOptions) validate() error {
+	w := o.where.of
 	if o.CodeTTL <= 0 {
-		return usageError("--code-ttl must be positive")
+		return usageError("%s %v: must be positive", w("code-ttl"), o.CodeTTL)
 	}
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
-		return usageError("--journal-size must be 1..1000000")
+		return usageError("%s %d: want 1 to 1000000", w("journal-size"), o.JournalSize)
+	}
+	if !printableASCII(o.Secret, 256) && o.Secret != "" {
+		return usageError("%s: the app secret must be printable ASCII", w("app-secret"))
 	}
 	if o.Script != "" {
 		sc, err := mockwx.LoadScript(o.Script)
 		if err != nil {
 			// The error names the file and the line.
-			return usageError("--script: %v", err)
+			return usageError("%s: %v", w("script"), err)
 		}
 		o.script = sc
 	}
-	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
+	return checkMockwxAddr(w("addr"), o.Addr, o.AllowRemote, true)
 }
 
 // checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
 // means every interface) unless allowRemote: mockwx accepts any secret.
-// flag names the setting in the error; only `oactl mockwx` has
-// --allow-remote.
-func checkMockwxAddr(flag, addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usageError("%s %q: want host:port", flag, addr)
+// where names the setting's source in the error; only `oactl mockwx` has
+// --allow-remote (canAllow).
+func checkMockwxAddr(where, addr string, allowRemote, canAllow bool) error {
+	if err := checkListenAddr(where, addr); err != nil {
+		return withExit(exitUsage, err)
 	}
+	host, _, _ := net.SplitHostPort(addr)
 	if allowRemote || wechat.IsLoopbackHost(host) {
 		return nil
 	}
-	if flag == "--addr" {
-		return usageError("--addr %q is not a loopback address: add --allow-remote to listen on it", addr)
+	if canAllow {
+		return usageError("%s %q is not a loopback address: add --allow-remote to listen on it", where, addr)
 	}
-	return usageError("%s %q: the offline WeChat listens on loopback only", flag, addr)
+	return usageError("%s %q: the offline WeChat listens on loopback only", where, addr)
 }
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
@@ -153,7 +161,7 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 		Script:      o.script,
 		Logger:      log,
 	})
-	ln, err := server.Listen(o.Addr, "--addr")
+	ln, err := server.Listen(o.Addr, o.where.of("addr"))
 	if err != nil {
 		return err
 	}

@@ -66,10 +66,10 @@ func TestMockwxOpenIDSubcommand(t *testing.T) {
 }
 
 func TestMockwxFlags(t *testing.T) {
-	s, _, _ := testStdio(nil)
+	s, _, _ := testStdio(map[string]string{"OA_WX_APP_SECRET": "sec"})
 	var got *mockwxOptions
 	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--secret", "sec", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
+	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ var probes = map[string]probe{
 	"mockwx": {build: func(f *factory, seen func(map[string]string)) *cobra.Command {
 		return newMockwxCmd(f, func(o *mockwxOptions) error {
 			seen(map[string]string{
-				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": o.AppID, "secret": o.Secret,
+				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": o.AppID, "app-secret": o.Secret,
 				"unionid": strconv.FormatBool(o.UnionID), "code-ttl": dur(o.CodeTTL),
 				"journal-size": strconv.Itoa(o.JournalSize), "allow-remote": strconv.FormatBool(o.AllowRemote),
 				"script": o.Script,
@@ -106,7 +106,7 @@ var probes = map[string]probe{
 // options print them back.
 var walkValues = map[string]string{
 	"addr": "127.0.0.1:1234", "mockwx-addr": "127.0.0.1:4321", "db": "sqlite:/walk/oa.db",
-	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret", "secret": "walk-app-secret",
+	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret",
 	"token-ttl": "1h30m0s", "wx-timeout": "7s", "login-rate": "2.5", "trusted-proxy": "10.1.0.0/16",
 	"time-zone": "Asia/Shanghai", "storage-dir": "/walk/files", "public-url": "https://oa.example.com",
 	"shutdown-timeout": "3s", "session-key-secret": "walk-session-key-secret-of-32-bytes-or-more",
@@ -131,8 +131,8 @@ func yamlFor(key, value string) string {
 
 // TestEverySettingIsHonouredFromEachSource walks config.Settings: for each
 // setting, each command that takes it and each of its sources (flag, OA_*
-// variable, YAML key), the value given there alone reaches the options
-// the command runs with.
+// variable, YAML key, and for a secret the file OA_<NAME>_FILE names),
+// the value given there alone reaches the options the command runs with.
 func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 	dir := t.TempDir()
 	emptyYAML := filepath.Join(dir, "empty.yml")
@@ -160,8 +160,8 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 				t.Errorf("no probe for command %q", command)
 				continue
 			}
-			for _, source := range []string{"flag", "env", "yaml"} {
-				if (source == "flag" && s.NoFlag) || (source == "yaml" && s.YAML == "") {
+			for _, source := range []string{"flag", "env", "yaml", "file"} {
+				if (source == "flag" && s.NoFlag) || (source == "yaml" && s.YAML == "") || (source == "file" && !s.Secret) {
 					continue
 				}
 				t.Run(fmt.Sprintf("%s/--%s/%s", command, s.Name, source), func(t *testing.T) {
@@ -174,7 +174,7 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 						args = append(args, "--appid", "wxbase")
 					}
 					if command == "sessions rekey" && s.Name != "session-key-secret" {
-						args = append(args, "--session-key-secret", "base-session-key-secret-of-32-bytes-or-more")
+						env["OA_SESSION_KEY_SECRET"] = "base-session-key-secret-of-32-bytes-or-more"
 					}
 					if (command == "serve" || command == "dev") && s.Name != "app-secret" {
 						env["OA_WX_APP_SECRET"] = "base-secret"
@@ -190,6 +190,13 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 							t.Fatal(err)
 						}
 						args = append(args, "--config", file)
+					case "file":
+						// One trailing newline, as `echo` writes it, is dropped.
+						file := filepath.Join(dir, fmt.Sprintf("row%d-%s.secret", i, strings.ReplaceAll(command, " ", "-")))
+						if err := os.WriteFile(file, []byte(want+"\n"), 0o600); err != nil {
+							t.Fatal(err)
+						}
+						env[s.Env+"_FILE"] = file
 					}
 					st, _, errb := testStdio(env)
 					var got map[string]string
@@ -221,6 +228,7 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 // arguments are the flags that are not settings: what one invocation acts
 // on or prints (see config.Settings).
 var arguments = map[string][]string{
+	"":                {"version"},
 	"migrate":         {"json"},
 	"migrate up":      {"to", "dry-run"},
 	"migrate down":    {"to", "dry-run", "yes"},
@@ -258,4 +266,49 @@ func check(t *testing.T, command, flag string) {
 		}
 	}
 	t.Errorf("oactl %s --%s is neither in config.Settings nor a listed argument", command, flag)
+}
+
+// TestNoSecretHasAFlag walks the real command tree: no command has a flag
+// for an app secret or a session-key secret (SPEC §8: a flag shows in
+// ps), under the table's names or the ones they had before.
+func TestNoSecretHasAFlag(t *testing.T) {
+	secretNames := map[string]bool{"secret": true}
+	for _, r := range config.Settings {
+		if r.Secret && r.Name != "db" {
+			secretNames[r.Name] = true
+			if !r.NoFlag {
+				t.Errorf("--%s is a secret with a flag", r.Name)
+			}
+		}
+	}
+	if !secretNames["app-secret"] || !secretNames["session-key-secret"] {
+		t.Fatalf("the table's secrets are %v, want app-secret and session-key-secret among them", secretNames)
+	}
+	s, _, _ := testStdio(nil)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) {
+				if secretNames[fl.Name] {
+					t.Errorf("%s has a flag --%s", c.CommandPath(), fl.Name)
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&factory{io: s}))
+	for _, args := range [][]string{
+		{"serve", "--app-secret", "x"}, {"serve", "--session-key-secret", "x"},
+		{"mockwx", "--secret", "x"}, {"sessions", "rekey", "--session-key-secret", "x"},
+	} {
+		s, _, errb := testStdio(nil)
+		if code := run(args, s); code != exitUsage || !strings.Contains(errb.String(), "unknown flag") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and unknown flag", args, code, errb)
+		}
+		if strings.Contains(errb.String(), " x") {
+			t.Errorf("%v: the value was echoed: %q", args, errb)
+		}
+	}
 }

@@ -100,9 +100,11 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 	)
 	switch {
 	case errors.As(err, &missing):
-		return ErrnoMissing, MsgMissing, nil
-	case errors.As(err, &bad), errors.Is(err, storage.ErrNotImage):
-		return ErrnoBadArgument, MsgBadArgument, nil
+		return ErrnoMissing, MsgMissing, fieldData(missing.Field)
+	case errors.As(err, &bad):
+		return ErrnoBadArgument, MsgBadArgument, fieldData(bad.Field)
+	case errors.Is(err, storage.ErrNotImage):
+		return ErrnoBadArgument, MsgBadArgument, fieldData(UploadField)
 	case errors.As(err, &upstream):
 		if upstream.Answered {
 			return ErrnoUpstream, MsgUpstream, map[string]any{"wxErrcode": upstream.Errcode, "wxErrmsg": upstream.Errmsg}
@@ -118,6 +120,20 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 		return ErrnoUpdateFailed, MsgUpdateFailed, nil
 	}
 	return ErrnoInternal, MsgInternal, nil
+}
+
+// fieldData is the data of a 401 or 402 (SPEC §3): {"field": name}
+// naming what was wrong, or nothing when the request as a whole was (an
+// empty or malformed body).
+func fieldData(name string) any {
+	if name == "" {
+		return nil
+	}
+	return fieldJSON{Field: name}
+}
+
+type fieldJSON struct {
+	Field string `json:"field"`
 }
 
 // accountMsg names the state of an account auth.IsAccountState refused.
@@ -179,14 +195,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return &auth.BadArgumentError{Reason: "body unreadable"}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &auth.MissingArgumentError{Field: "body"}
+		return &auth.MissingArgumentError{}
 	}
 	if !utf8.Valid(body) {
 		return &auth.BadArgumentError{Reason: "invalid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		return &auth.BadArgumentError{Reason: "malformed JSON or wrong types"}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			// The decoder names the field by its JSON path ("userInfo.gender").
+			return &auth.BadArgumentError{Field: typeErr.Field, Reason: "wrong type"}
+		}
+		return &auth.BadArgumentError{Reason: "malformed JSON"}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &auth.BadArgumentError{Reason: "data after the JSON value"}

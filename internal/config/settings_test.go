@@ -143,7 +143,11 @@ func markdownTable(t Table) string {
 		if s.Secret {
 			meaning += "; secret: never echoed"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", flag, code(s.Env), code(s.YAML), code(s.Default),
+		env := code(s.Env)
+		if s.Secret {
+			env += " or " + code(s.Env+"_FILE")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", flag, env, code(s.YAML), code(s.Default),
 			strings.Join(s.Commands, ", "), strings.ReplaceAll(meaning, "|", `\|`))
 	}
 	return b.String()

@@ -9,14 +9,18 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // Listen opens a TCP listener on addr. setting names where the address
-// came from (a flag such as "--addr"), so that "address already in use"
-// tells the user what to change.
+// came from (a flag such as "--addr", or OA_ADDR, or a file's key), so
+// that "address already in use" tells the user what to change.
 func Listen(addr, setting string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: address already in use (another process listens there): stop it or choose another address", setting, addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", setting, addr, err)
 	}
