@@ -55,6 +55,7 @@ user alice. Each code is single-use, as on WeChat.`,
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.serve.Log)
 			if runF != nil {
 				return runF(o)
 			}

@@ -30,6 +30,7 @@ type mockwxOptions struct {
 	CodeTTL     time.Duration
 	JournalSize int
 	AllowRemote bool
+	Log         logOptions
 	// Ready, when set, receives the listening URL (tests use it to find a
 	// port chosen with :0).
 	Ready func(url string)
@@ -76,6 +77,7 @@ See docs/MOCKWX.md.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
+			f.useLog(o.Log)
 			if runF != nil {
 				return runF(o)
 			}
@@ -92,6 +94,7 @@ See docs/MOCKWX.md.`,
 	set.Duration("code-ttl", &o.CodeTTL)
 	set.Int("journal-size", &o.JournalSize)
 	set.Bool("allow-remote", &o.AllowRemote)
+	bindLogSettings(set, &o.Log)
 	cmd.AddCommand(newMockwxOpenIDCmd(f, nil))
 	return cmd
 }
@@ -102,6 +105,9 @@ func (o *mockwxOptions) validate() error {
 	}
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
 		return usageError("--journal-size must be 1..1000000")
+	}
+	if err := o.Log.validate(); err != nil {
+		return withExit(exitUsage, err)
 	}
 	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
 }

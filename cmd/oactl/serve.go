@@ -47,6 +47,8 @@ type serveOptions struct {
 	SessionKeySecrets []string
 	SessionRetention  time.Duration
 	PurgeInterval     time.Duration
+	MetricsAddr       string // "": /metrics on Addr
+	Log               logOptions
 
 	// Parsed by validate, so runServe uses exactly what was checked.
 	zone    *time.Location
@@ -90,6 +92,7 @@ it never shows in a process listing.`,
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.Log)
 			if runF != nil {
 				return runF(o)
 			}
@@ -120,6 +123,8 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.Strings("session-key-secret", &o.SessionKeySecrets)
 	set.Duration("session-retention", &o.SessionRetention)
 	set.Duration("purge-interval", &o.PurgeInterval)
+	set.String("metrics-addr", &o.MetricsAddr)
+	bindLogSettings(set, &o.Log)
 }
 
 func (o *serveOptions) validate() error {
@@ -178,7 +183,15 @@ func (o *serveOptions) validate() error {
 	if o.sealer, err = newSealer(o.SessionKeySecrets); err != nil {
 		return err
 	}
-	return nil
+	if o.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port", o.MetricsAddr)
+		}
+		if o.MetricsAddr == o.Addr {
+			return fmt.Errorf("--metrics-addr %q: the same as --addr; leave it unset to serve /metrics there", o.MetricsAddr)
+		}
+	}
+	return o.Log.validate()
 }
 
 func printableASCII(s string, max int) bool {
@@ -257,13 +270,15 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	}
 	defer store.Close()
 
+	metrics := server.NewMetrics()
 	svc := &auth.Service{
 		Store: store,
 		WeChat: &wechat.Client{
-			BaseURL: o.WxBaseURL,
-			AppID:   o.AppID,
-			Secret:  o.AppSecret,
-			Timeout: o.WxTimeout,
+			BaseURL:  o.WxBaseURL,
+			AppID:    o.AppID,
+			Secret:   o.AppSecret,
+			Timeout:  o.WxTimeout,
+			Observer: metrics,
 		},
 		AppID:    o.AppID,
 		TokenTTL: o.TokenTTL,
@@ -281,11 +296,24 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
+
+		Metrics:          metrics,
+		MetricsElsewhere: o.MetricsAddr != "",
 	})
 
 	ln, err := server.Listen(o.Addr, "--addr")
 	if err != nil {
 		return err
+	}
+	var extra []server.Endpoint
+	if o.MetricsAddr != "" {
+		mln, err := server.Listen(o.MetricsAddr, "--metrics-addr")
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		extra = append(extra, server.Endpoint{Listener: mln, Handler: server.MetricsHandler(metrics)})
+		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL, "appid", o.AppID)
 	if ready != nil {
@@ -295,6 +323,7 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		Logger:          logger,
 		ShutdownTimeout: o.ShutdownTimeout,
 		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
+		Extra:           extra,
 	}
 	return lc.Serve(ctx, ln, handler)
 }
