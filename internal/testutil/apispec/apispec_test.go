@@ -28,7 +28,7 @@ func TestCheckAcceptsWhatTheDocumentSaysAndRefusesTheRest(t *testing.T) {
 		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":0,"errmsg":"成功","data":{"token":"` + token + `","tokenExpire":"2026-03-02 09:30:00","userInfo":{"nickName":"A","avatarUrl":"","gender":0}}}`, false},
 		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":-1,"errmsg":"错误","data":{"wxErrcode":40029,"wxErrmsg":"invalid code"}}`, true},
 		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":401,"errmsg":"参数不对","data":{"field":"code"}}`, true},
-		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":501,"errmsg":"请登录","data":{}}`, false},   // login never asks for a token
+		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":501,"errmsg":"请登录","data":{}}`, false},               // login never asks for a token
 		{"POST", "/wx/auth/login_by_weixin", 200, json, `{"errno":402,"errmsg":"参数值不对","data":{"openid":"o"}}`, false}, // no such data
 		{"POST", "/wx/auth/login_by_weixin", 500, json, `{"errno":502,"errmsg":"系统内部错误","data":{}}`, false},
 		{"GET", "/wx/auth/info", 200, json, `{"errno":0,"errmsg":"成功","data":{"nickName":"A","avatar":"","gender":2,"mobile":""}}`, true},
