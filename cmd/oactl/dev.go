@@ -57,6 +57,7 @@ user alice. Each code is single-use, as on WeChat.`,
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.serve.Log)
 			warnPasswordFlag(f.logger(), set, o.serve.dbConfig)
 			if runF != nil {
 				return runF(o)

@@ -40,6 +40,7 @@ type migrateOptions struct {
 	ToSet       bool
 	Yes         bool
 	where       origin // names each setting's source in errors
+	Log         logOptions
 
 	// Open opens the database. It is called only once the flags are valid,
 	// so that a usage error never touches a database.
@@ -89,6 +90,7 @@ or failed findings (check). See docs/DBA.md.`,
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
 	set.Duration("lock-timeout", &o.LockTimeout)
+	bindLogSettings(set, &o.Log)
 	cmd.PersistentFlags().BoolVar(&o.JSON, "json", false, "print JSON (shapes in docs/DBA.md)")
 
 	sub := func(use, short, long, example string, flags func(*cobra.Command)) *cobra.Command {
@@ -105,6 +107,7 @@ or failed findings (check). See docs/DBA.md.`,
 				if err := o.validate(); err != nil {
 					return err
 				}
+				f.useLog(o.Log)
 				cfg, err := checkDSN(set.Where("db"), o.DSN)
 				if err != nil {
 					return withExit(exitUsage, err)
@@ -202,6 +205,9 @@ func (o *migrateOptions) validate() error {
 	}
 	if o.ToSet && (o.To < 0 || o.To > db.SchemaVersion) {
 		return usageError("--to must be between 0 and %d, got %d", db.SchemaVersion, o.To)
+	}
+	if err := o.Log.validate(); err != nil {
+		return withExit(exitUsage, err)
 	}
 	if o.Action == "down" {
 		if !o.ToSet {

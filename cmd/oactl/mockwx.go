@@ -35,6 +35,7 @@ type mockwxOptions struct {
 	script *mockwx.Script // parsed by validate, so a bad file exits 2 before anything listens
 	// where names each setting's source in errors (set by the command).
 	where origin
+	Log   logOptions
 	// Ready, when set, receives the listening URL (tests use it to find a
 	// port chosen with :0).
 	Ready func(url string)
@@ -88,6 +89,7 @@ See docs/MOCKWX.md.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
+			f.useLog(o.Log)
 			if runF != nil {
 				return runF(o)
 			}
@@ -105,6 +107,7 @@ See docs/MOCKWX.md.`,
 	set.Int("journal-size", &o.JournalSize)
 	set.Bool("allow-remote", &o.AllowRemote)
 	set.String("script", &o.Script)
+	bindLogSettings(set, &o.Log)
 	cmd.AddCommand(newMockwxOpenIDCmd(f, nil))
 	return cmd
 }
@@ -116,6 +119,9 @@ func (o *mockwxOptions) validate() error {
 	}
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
 		return usageError("%s %d: want 1 to 1000000", w("journal-size"), o.JournalSize)
+	}
+	if err := o.Log.validate(); err != nil {
+		return withExit(exitUsage, err)
 	}
 	if !printableASCII(o.Secret, 256) && o.Secret != "" {
 		return usageError("%s: the app secret must be printable ASCII", w("app-secret"))

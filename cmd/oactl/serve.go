@@ -48,6 +48,8 @@ type serveOptions struct {
 	SessionKeySecrets []string
 	SessionRetention  time.Duration
 	PurgeInterval     time.Duration
+	MetricsAddr       string // "": /metrics on Addr
+	Log               logOptions
 
 	// where names each setting's source in errors (set by the command).
 	where origin
@@ -103,6 +105,7 @@ password in OA_DB too.`,
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.Log)
 			warnPasswordFlag(f.logger(), set, o.dbConfig)
 			if runF != nil {
 				return runF(o)
@@ -134,6 +137,8 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.Strings("session-key-secret", &o.SessionKeySecrets)
 	set.Duration("session-retention", &o.SessionRetention)
 	set.Duration("purge-interval", &o.PurgeInterval)
+	set.String("metrics-addr", &o.MetricsAddr)
+	bindLogSettings(set, &o.Log)
 }
 
 // validate checks every setting before anything is opened or created;
@@ -198,7 +203,15 @@ func (o *serveOptions) validate() error {
 	if o.sealer, err = newSealer(w("session-key-secret"), o.SessionKeySecrets); err != nil {
 		return err
 	}
-	return nil
+	if o.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port", o.MetricsAddr)
+		}
+		if o.MetricsAddr == o.Addr {
+			return fmt.Errorf("--metrics-addr %q: the same as --addr; leave it unset to serve /metrics there", o.MetricsAddr)
+		}
+	}
+	return o.Log.validate()
 }
 
 func printableASCII(s string, max int) bool {
@@ -278,6 +291,13 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		return err
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if o.MetricsAddr != "" {
+		if mln, err = server.Listen(o.MetricsAddr, o.where.of("metrics-addr")); err != nil {
+			return err
+		}
+		defer mln.Close()
+	}
 	if o.warnDefaultDB {
 		logger.Warn("no database configured (--db, OA_DB, oa.db or spring.datasource in --config): using a SQLite file", "path", absPath(o.dbConfig.Path))
 	}
@@ -287,13 +307,15 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	}
 	defer store.Close()
 
+	metrics := server.NewMetrics()
 	svc := &auth.Service{
 		Store: store,
 		WeChat: &wechat.Client{
-			BaseURL: o.WxBaseURL,
-			AppID:   o.AppID,
-			Secret:  o.AppSecret,
-			Timeout: o.WxTimeout,
+			BaseURL:  o.WxBaseURL,
+			AppID:    o.AppID,
+			Secret:   o.AppSecret,
+			Timeout:  o.WxTimeout,
+			Observer: metrics,
 		},
 		AppID:    o.AppID,
 		TokenTTL: o.TokenTTL,
@@ -311,8 +333,16 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
+
+		Metrics:          metrics,
+		MetricsElsewhere: o.MetricsAddr != "",
 	})
 
+	var extra []server.Endpoint
+	if mln != nil {
+		extra = append(extra, server.Endpoint{Listener: mln, Handler: server.MetricsHandler(metrics)})
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL, "appid", o.AppID)
 	if ready != nil {
 		ready(ln.Addr())
@@ -321,6 +351,7 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		Logger:          logger,
 		ShutdownTimeout: o.ShutdownTimeout,
 		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
+		Extra:           extra,
 	}
 	return lc.Serve(ctx, ln, handler)
 }

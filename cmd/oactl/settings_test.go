@@ -33,7 +33,8 @@ func serveValues(o *serveOptions) map[string]string {
 		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
 		"session-key-secret": strings.Join(o.SessionKeySecrets, ","), "session-retention": dur(o.SessionRetention),
-		"purge-interval": dur(o.PurgeInterval),
+		"purge-interval": dur(o.PurgeInterval), "metrics-addr": o.MetricsAddr,
+		"log-format": o.Log.Format, "log-level": o.Log.Level,
 	}
 }
 
@@ -60,7 +61,8 @@ var probes = map[string]probe{
 				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": o.AppID, "app-secret": o.Secret,
 				"unionid": strconv.FormatBool(o.UnionID), "code-ttl": dur(o.CodeTTL),
 				"journal-size": strconv.Itoa(o.JournalSize), "allow-remote": strconv.FormatBool(o.AllowRemote),
-				"script": o.Script,
+				"script":     o.Script,
+				"log-format": o.Log.Format, "log-level": o.Log.Level,
 			})
 			return nil
 		})
@@ -73,7 +75,8 @@ var probes = map[string]probe{
 	}},
 	"migrate": {args: []string{"status"}, build: func(f *factory, seen func(map[string]string)) *cobra.Command {
 		return newMigrateCmd(f, func(o *migrateOptions) error {
-			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "lock-timeout": dur(o.LockTimeout)})
+			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "lock-timeout": dur(o.LockTimeout),
+				"log-format": o.Log.Format, "log-level": o.Log.Level})
 			return nil
 		})
 	}},
@@ -113,6 +116,7 @@ var walkValues = map[string]string{
 	"session-retention": "48h0m0s", "purge-interval": "2m0s",
 	"seed": "walkseed", "unionid": "true", "code-ttl": "1m0s", "journal-size": "7", "allow-remote": "true",
 	"lock-timeout": "5s", "read-only": "true", "refresh": "3s",
+	"metrics-addr": "127.0.0.1:9102", "log-format": "json", "log-level": "warn",
 }
 
 // yamlFor writes value at a dotted key as nested YAML.

@@ -149,8 +149,21 @@ func accountMsg(err error) string {
 
 // WriteError writes the envelope for err (always HTTP 200) and logs what
 // only the server log may know: internal failures in detail, WeChat
-// failures redacted.
+// failures redacted. A client that hung up is no failure of ours: when
+// the request's context is canceled, nothing is written, the error is
+// logged at DEBUG only, and the RequestInfo says ClientGone (the request
+// log's 499).
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if r.Context().Err() != nil {
+		if ri := RequestInfoFrom(r.Context()); ri != nil {
+			ri.ClientGone = true
+		}
+		if logger != nil {
+			// What was in flight when the client left, for whoever looks.
+			logger.DebugContext(r.Context(), "client gone", "route", r.Pattern, "err", wechat.Redact(err.Error()))
+		}
+		return
+	}
 	errno, msg, data := ErrorErrno(err)
 	if logger != nil {
 		switch errno {

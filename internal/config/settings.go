@@ -59,6 +59,8 @@ var (
 	// each take --db themselves, so that each is a command of its own.
 	databaseCmds = []string{cmdServe, cmdDev, cmdMigrate, cmdSessions, cmdSessionsList, cmdSessionsRevoke, cmdSessionsPurge, cmdSessionsRekey}
 	configCmds   = append(append([]string{}, databaseCmds...), cmdMockwx, cmdMockwxOpenID)
+	// The commands that write a log.
+	logCmds = []string{cmdServe, cmdDev, cmdMockwx, cmdMigrate}
 )
 
 // Settings is every setting of every command: the flags are registered
@@ -108,8 +110,16 @@ var Settings = Table{
 		Usage: "encrypt stored session_keys; NEW,OLD,...: the first seals, all open (rotation); no flag, so it never shows in ps"},
 	{Name: "session-retention", Env: "OA_SESSION_RETENTION", YAML: "oa.session-retention", Default: "720h", Commands: serveAndDev,
 		Usage: "how long expired sessions are kept before serve deletes them"},
+	{Name: "metrics-addr", Env: "OA_METRICS_ADDR", YAML: "oa.metrics.addr", Commands: serveAndDev,
+		Usage: "serve GET /metrics on its own listener at this host:port, and not on --addr (default: on --addr)"},
 	{Name: "purge-interval", Env: "OA_PURGE_INTERVAL", YAML: "oa.purge-interval", Default: "1h", Commands: serveAndDev, Hidden: true,
 		Usage: "how often serve deletes expired sessions past retention (at least 1s)"},
+
+	// Logs, of every command that writes one.
+	{Name: "log-format", Env: "OA_LOG_FORMAT", YAML: "oa.log.format", Default: "text", Commands: logCmds,
+		Usage: "log lines as text (key=value) or json (one object per line)"},
+	{Name: "log-level", Env: "OA_LOG_LEVEL", YAML: "oa.log.level", Default: "info", Commands: logCmds,
+		Usage: "least severe level logged: debug, info, warn or error (the line per request is info)"},
 
 	// dev's mockwx and mockwx itself: one address, so that one environment
 	// or file describes `oactl dev` and `oactl serve` + `oactl mockwx`
