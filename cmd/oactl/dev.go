@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oactl/oactl/internal/config"
+	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/mockwx"
 	"github.com/oactl/oactl/internal/server"
 )
@@ -50,12 +51,15 @@ user alice. Each code is single-use, as on WeChat.`,
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.serve.where = set.Where
 			if err := o.applyDefaults(set); err != nil {
 				return err
 			}
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.serve.Log)
+			warnPasswordFlag(f.logger(), set, o.serve.dbConfig)
 			if runF != nil {
 				return runF(o)
 			}
@@ -100,7 +104,7 @@ func (o *devOptions) applyDefaults(set *config.Set) error {
 }
 
 func (o *devOptions) validate() error {
-	if err := checkMockwxAddr("--mockwx-addr", o.MockwxAddr, false); err != nil {
+	if err := checkMockwxAddr(o.serve.where.of("mockwx-addr"), o.MockwxAddr, false, false); err != nil {
 		return err
 	}
 	return o.serve.validate()
@@ -116,7 +120,7 @@ func randomSecret() (string, error) {
 
 func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	logger := f.logger()
-	ln, err := server.Listen(o.MockwxAddr, "--mockwx-addr")
+	ln, err := server.Listen(o.MockwxAddr, o.serve.where.of("mockwx-addr"))
 	if err != nil {
 		return err
 	}
@@ -174,10 +178,19 @@ so the shell makes a new one each time):
   curl -s %s/wx/auth/login_by_weixin -H 'Content-Type: application/json' -d '{"code":"alice.'$RANDOM$RANDOM'","userInfo":{"nickName":"Alice","gender":2}}'
 Then, with the token from that answer:
   curl -s %s/wx/auth/info -H 'X-OA-Token: TOKEN'
-`, serveURL, mockURL, o.serve.AppID, redactDSN(o.serve.DB), serveURL, serveURL)
+`, serveURL, mockURL, o.serve.AppID, bannerDB(o.serve.dbConfig), serveURL, serveURL)
 	for _, a := range o.serve.apps {
 		fmt.Fprintf(w, `Log in through app %s (WeChat names the app in the Referer; a code for it from mockwx):
   curl -s %s/wx/auth/login_by_weixin -H 'Referer: https://servicewechat.com/%s/0/page-frame.html' -H 'Content-Type: application/json' -d '{"code":"alice.'$RANDOM$RANDOM'"}'
 `, a.id, serveURL, a.id)
 	}
+}
+
+// bannerDB names the database for the banner: a SQLite file by its
+// absolute path (which directory is "oactl.db" in?), MySQL redacted.
+func bannerDB(cfg db.Config) string {
+	if cfg.Dialect == db.SQLite {
+		return "sqlite:" + absPath(cfg.Path)
+	}
+	return cfg.Redacted()
 }

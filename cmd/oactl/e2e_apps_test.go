@@ -86,11 +86,11 @@ func startApps(t *testing.T, dsn string, mysql bool) *appsCluster {
 	}
 	for _, union := range []bool{false, true} {
 		addr := freeAddr(t)
-		args := []string{"mockwx", "--addr", addr, "--appid", appA, "--secret", e2eSecret, "--appid", appB, "--secret", secretB}
+		args := []string{"mockwx", "--addr", addr, "--appid", appA, "--appid", appB}
 		if union {
 			args = append(args, "--unionid")
 		}
-		m := startOactl(t, nil, args...)
+		m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret + "," + secretB}, args...)
 		c.mock[union] = "http://" + addr
 		m.waitHealthy(c.mock[union] + "/__mock/healthz")
 	}
@@ -406,7 +406,7 @@ func TestAppsUpgradeKeepsOldTokens(t *testing.T) {
 				t.Fatalf("migrate up --to 3: %d %s %s", code, out, errb)
 			}
 			maddr := freeAddr(t)
-			m := startOactl(t, nil, "mockwx", "--addr", maddr, "--appid", appA, "--secret", e2eSecret, "--appid", appB, "--secret", secretB, "--unionid")
+			m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret + "," + secretB}, "mockwx", "--addr", maddr, "--appid", appA, "--appid", appB, "--unionid")
 			mock := "http://" + maddr
 			m.waitHealthy(mock + "/__mock/healthz")
 			// The previous release's login, by hand: WeChat's answer, then

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/testutil"
+	"github.com/oactl/oactl/internal/testutil/apispec"
 )
 
 // The end-to-end tests run the built binary, as a user would, and talk to
@@ -148,6 +149,9 @@ func rawRequest(t testing.TB, base, raw string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw))); err == nil {
+		checkAgainstSpec(t, req, resp, b)
+	}
 	return resp.StatusCode, string(b)
 }
 
@@ -219,7 +223,21 @@ func (c *client) do(method, path, token string, body io.Reader, contentType stri
 	c.mu.Lock()
 	*c.seen = append(*c.seen, string(b), fmt.Sprint(resp.Header))
 	c.mu.Unlock()
+	checkAgainstSpec(c.t, req, resp, b)
 	return resp, b
+}
+
+// checkAgainstSpec holds an answer of serve against docs/openapi.yaml
+// (SPEC §13: every answer the end-to-end tests receive validates).
+func checkAgainstSpec(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	spec, err := apispec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.Check(req, resp.StatusCode, resp.Header, body); err != nil {
+		t.Errorf("an answer differs from docs/openapi.yaml: %v", err)
+	}
 }
 
 // call sends a JSON body (nil: none) and decodes the envelope, checking

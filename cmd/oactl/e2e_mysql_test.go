@@ -31,7 +31,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 		t.Fatalf("migrate up: %v\n%s", err, out)
 	}
 	maddr := freeAddr(t)
-	m := startOactl(t, nil, "mockwx", "--addr", maddr, "--appid", defaultDevAppID, "--secret", e2eSecret)
+	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret}, "mockwx", "--addr", maddr, "--appid", defaultDevAppID)
 	c := &mysqlCluster{t: t, dsn: dsn, mock: "http://" + maddr, env: []string{"OA_WX_APP_SECRET=" + e2eSecret}}
 	m.waitHealthy(c.mock + "/__mock/healthz")
 	return c
@@ -39,10 +39,16 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 
 func (c *mysqlCluster) serve(extra ...string) string {
 	c.t.Helper()
+	return c.serveWith(nil, extra...)
+}
+
+// serveWith starts a serve with more environment (secrets have no flag).
+func (c *mysqlCluster) serveWith(env []string, extra ...string) string {
+	c.t.Helper()
 	addr := freeAddr(c.t)
 	args := append([]string{"serve", "--addr", addr, "--db", c.dsn, "--wx-base-url", c.mock,
 		"--appid", defaultDevAppID, "--storage-dir", c.t.TempDir()}, extra...)
-	p := startOactl(c.t, c.env, args...)
+	p := startOactl(c.t, append(append([]string{}, c.env...), env...), args...)
 	p.waitHealthy("http://" + addr + "/readyz")
 	return "http://" + addr
 }
@@ -93,7 +99,8 @@ func TestMySQLServeRefusesAnOlderSchema(t *testing.T) {
 func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 	dump := dumpTool(t)
 	c := startMySQLCluster(t)
-	base := c.serve("--session-key-secret", "first-secret")
+	const first, second, third = "first-secret-of-at-least-32-bytes!", "second-secret-of-at-least-32-bytes", "third-secret-of-at-least-32-bytes!"
+	base := c.serveWith([]string{"OA_SESSION_KEY_SECRET=" + first})
 	cl := newClient(t, base)
 	var codes []string
 	var tok string
@@ -137,24 +144,29 @@ func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 
 	// Rotation: a serve that knows both secrets, rekey, then only the new one.
 	bin := oactlBinary(t)
-	out, err := exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret,first-secret").CombinedOutput()
+	rekey := func(secrets string) ([]byte, error) {
+		cmd := exec.Command(bin, "sessions", "rekey", "--db", c.dsn)
+		cmd.Env = append(cmd.Environ(), "OA_SESSION_KEY_SECRET="+secrets)
+		return cmd.CombinedOutput()
+	}
+	out, err := rekey(second + "," + first)
 	if err != nil || !strings.Contains(string(out), "re-encrypted 3 session keys") {
 		t.Fatalf("rekey: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret,first-secret").CombinedOutput()
+	out, err = rekey(second + "," + first)
 	if err != nil || !strings.Contains(string(out), "re-encrypted 0 session keys") {
 		t.Fatalf("a second rekey must change nothing: %v\n%s", err, out)
 	}
 	assertDumpHasNoKeys("rekeyed")
-	rotated := c.serve("--session-key-secret", "second-secret")
+	rotated := c.serveWith([]string{"OA_SESSION_KEY_SECRET=" + second})
 	bindLegacy(rotated, "13633334444")
 
 	// Without the right secret the stored keys cannot be opened.
-	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "third-secret").CombinedOutput()
+	out, err = rekey(third)
 	if err == nil {
 		t.Fatalf("rekey without the old secret succeeded:\n%s", out)
 	}
-	if strings.Contains(string(out), "second-secret") || strings.Contains(string(out), "third-secret") {
+	if strings.Contains(string(out), second) || strings.Contains(string(out), third) {
 		t.Fatalf("rekey printed a secret:\n%s", out)
 	}
 }

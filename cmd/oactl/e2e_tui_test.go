@@ -32,7 +32,11 @@ func tuiRevokeThroughServe(t *testing.T, c, check *client, dsn string) {
 	tt.waitFor("3 loaded")
 	tt.keys("Enter")
 	tt.keys("Enter")
-	tt.waitFor("全栈😀")
+	// The nickname is on the list screen too: wait for the detail view's
+	// own line, which shows once its rows are loaded, or x may land on a
+	// pane with no row yet (seen under load in CI).
+	tt.waitFor("User ")
+	tt.waitForMatch(detailLoaded)
 	tt.keys("x")
 	tt.waitFor("(y/N)")
 	tt.keys("y")

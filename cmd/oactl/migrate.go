@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,6 +39,8 @@ type migrateOptions struct {
 	To          int
 	ToSet       bool
 	Yes         bool
+	where       origin // names each setting's source in errors
+	Log         logOptions
 
 	// Open opens the database. It is called only once the flags are valid,
 	// so that a usage error never touches a database.
@@ -86,6 +90,7 @@ or failed findings (check). See docs/DBA.md.`,
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
 	set.Duration("lock-timeout", &o.LockTimeout)
+	bindLogSettings(set, &o.Log)
 	cmd.PersistentFlags().BoolVar(&o.JSON, "json", false, "print JSON (shapes in docs/DBA.md)")
 
 	sub := func(use, short, long, example string, flags func(*cobra.Command)) *cobra.Command {
@@ -98,11 +103,26 @@ or failed findings (check). See docs/DBA.md.`,
 				if err := f.resolve(set); err != nil {
 					return err
 				}
+				o.where = set.Where
 				if err := o.validate(); err != nil {
 					return err
 				}
+				f.useLog(o.Log)
+				cfg, err := checkDSN(set.Where("db"), o.DSN)
+				if err != nil {
+					return withExit(exitUsage, err)
+				}
+				warnPasswordFlag(f.logger(), set, cfg)
 				o.Open = func(ctx context.Context) (*db.DB, error) {
-					return db.Open(ctx, o.DSN, db.Options{Logger: f.logger()})
+					d, err := db.Open(ctx, o.DSN, db.Options{Logger: f.logger(), NoCreate: !o.creates()})
+					var ne *db.NotExistError
+					if errors.As(err, &ne) && o.Action == "up" && o.DryRun {
+						return openEmptyForPlan(ctx, f.io, ne.Path)
+					}
+					if err != nil {
+						return nil, openDBError(err, cfg)
+					}
+					return d, nil
 				}
 				if runF != nil {
 					return runF(o)
@@ -156,12 +176,38 @@ warn or fail and carries its fix as SQL and as my.cnf / my.ini lines.`,
 	return cmd
 }
 
+// creates: only a real `up` may create a SQLite file; status, check,
+// down and a dry run change nothing, so a missing file is an error (a dry
+// run plans against an empty database instead: openEmptyForPlan).
+func (o *migrateOptions) creates() bool { return o.Action == "up" && !o.DryRun }
+
+// openEmptyForPlan opens an empty SQLite database in a temporary directory,
+// removed when the database is closed, so that `up --dry-run` on a file
+// that does not exist yet prints the SQL that would create it without
+// creating it.
+func openEmptyForPlan(ctx context.Context, s *stdio, missing string) (*db.DB, error) {
+	dir, err := os.MkdirTemp("", "oactl-plan-")
+	if err != nil {
+		return nil, withExit(exitFailure, fmt.Errorf("dry run: %w", err))
+	}
+	d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "plan.db"), db.Options{OnClose: func() { os.RemoveAll(dir) }})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, withExit(exitFailure, fmt.Errorf("dry run: %w", err))
+	}
+	fmt.Fprintf(s.Err, "%s does not exist yet: planning against an empty database (nothing is created)\n", missing)
+	return d, nil
+}
+
 func (o *migrateOptions) validate() error {
 	if o.LockTimeout < time.Second || o.LockTimeout > maxLockTimeout {
-		return usageError("--lock-timeout must be between 1s and 1h, got %s", o.LockTimeout)
+		return usageError("%s %s: want 1s to 1h", o.where.of("lock-timeout"), o.LockTimeout)
 	}
 	if o.ToSet && (o.To < 0 || o.To > db.SchemaVersion) {
 		return usageError("--to must be between 0 and %d, got %d", db.SchemaVersion, o.To)
+	}
+	if err := o.Log.validate(); err != nil {
+		return withExit(exitUsage, err)
 	}
 	if o.Action == "down" {
 		if !o.ToSet {

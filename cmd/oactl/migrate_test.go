@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,7 +176,27 @@ func (c checkShape) find(id string) *doctor.Finding {
 
 func TestMigrateSQLite(t *testing.T) {
 	dsn := dbtest.SQLite(t)
-	code, out, errb := runOactl(t, nil, "migrate", "status", "--json", "--db", dsn)
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	// A file that does not exist: the commands that change nothing create
+	// nothing (SPEC §8); a dry run plans against an empty database.
+	for _, args := range [][]string{{"status"}, {"check"}, {"down", "--to", "1", "--yes"}} {
+		code, out, errb := runOactl(t, nil, append(append([]string{"migrate"}, args...), "--db", dsn)...)
+		if code != exitFailure || !strings.Contains(errb, path+" does not exist") || !strings.Contains(errb, "oactl migrate up --db "+dsn) || strings.Count(errb, "\n") != 1 {
+			t.Errorf("%v on a missing file: exit %d, want 1 naming the file and migrate up in one line\nout %s\nerr %s", args, code, out, errb)
+		}
+	}
+	code, out, errb := runOactl(t, nil, "migrate", "up", "--dry-run", "--db", dsn)
+	if code != 0 || !strings.Contains(out, "CREATE TABLE") || !strings.Contains(out, "would be applied: 1, 2, 3") || !strings.Contains(errb, "nothing is created") {
+		t.Errorf("dry run on a missing file: exit %d\n%s\n%s", code, out, errb)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a command that changes nothing created %s: %v", path, err)
+	}
+	// An empty file is an empty SQLite database.
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb = runOactl(t, nil, "migrate", "status", "--json", "--db", dsn)
 	if code != exitProblems {
 		t.Fatalf("status of an empty database: exit %d, want 3: %s", code, errb)
 	}

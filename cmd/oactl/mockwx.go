@@ -26,12 +26,18 @@ type mockwxOptions struct {
 	Addr        string
 	Seed        string
 	AppIDs      []string // --appid, repeatable
-	Secrets     []string // --secret, paired with AppIDs by position
-	Apps        []string // --app APPID=SECRET, repeatable
+	Secrets     []string // OA_WX_APP_SECRET, paired with AppIDs by position (no flag: secrets never show in ps)
+	Apps        []string // OA_WX_APPS: APPID=SECRET,...
 	UnionID     bool
 	CodeTTL     time.Duration
 	JournalSize int
 	AllowRemote bool
+	Script      string // --script: a file of behaviours applied at start
+
+	script *mockwx.Script // parsed by validate, so a bad file exits 2 before anything listens
+	// where names each setting's source in errors (set by the command).
+	where origin
+	Log   logOptions
 	// Ready, when set, receives the listening URL (tests use it to find a
 	// port chosen with :0).
 	Ready func(url string)
@@ -61,25 +67,32 @@ func newMockwxCmd(f *factory, runF func(*mockwxOptions) error) *cobra.Command {
 		Use:   "mockwx",
 		Short: "Run an offline WeChat API with deterministic openids and fault injection",
 		Long: `mockwx answers like WeChat's server API (jscode2session, access tokens,
-checksession, getuserphonenumber), offline and deterministically: a code
-"alice.1" logs in user alice, whose openid depends only on --seed, the appid
-and the user. Prefixes such as "err40029~", "slow3000~", "http502~",
-"garbage~" and "drop~" inject faults. Test helpers live under /__mock/.
+checksession, resetusersessionkey, getuserriskrank, getuserphonenumber),
+offline and deterministically: a code "alice.1" logs in user alice, whose
+openid depends only on --seed, the appid and the user. Prefixes such as
+"err40029~", "slow3000~", "http502~", "garbage~" and "drop~" inject faults
+into one call; PUT /__mock/users/USER gives a user a lasting behaviour;
+--script declares users, phone numbers and faults in one YAML file. Test
+helpers live under /__mock/ (/__mock/calls counts WeChat calls for tests).
 See docs/MOCKWX.md.`,
 		Example: `  oactl mockwx --addr 127.0.0.1:9090 --appid wx0000000000000000 --unionid
-  oactl mockwx --appid wxaaaa --secret sa --appid wxbbbb --secret sb   # two apps
-  oactl mockwx --app wxaaaa=sa --app wxbbbb=sb                          # the same
+  OA_WX_APP_SECRET=sa,sb oactl mockwx --appid wxaaaa --appid wxbbbb   # two apps, secrets by position
+  OA_WX_APPS=wxaaaa=sa,wxbbbb=sb oactl mockwx                         # the same
   curl 'http://127.0.0.1:9090/sns/jscode2session?appid=wx0000000000000000&secret=s&js_code=alice.1&grant_type=authorization_code'
   curl -X POST http://127.0.0.1:9090/__mock/login -d '{"user":"alice"}'
+  curl 'http://127.0.0.1:9090/__mock/calls?api=jscode2session&user=alice'
+  oactl mockwx --script testenv.yaml     # users: {nina: {errcode: 40226}}
   oactl mockwx openid alice --appid wx0000000000000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.where = set.Where
 			if err := o.validate(); err != nil {
 				return err
 			}
+			f.useLog(o.Log)
 			if runF != nil {
 				return runF(o)
 			}
@@ -91,40 +104,61 @@ See docs/MOCKWX.md.`,
 	set.String("addr", &o.Addr)
 	set.String("seed", &o.Seed)
 	set.Strings("appid", &o.AppIDs)
-	set.Strings("secret", &o.Secrets)
-	set.Strings("app", &o.Apps)
+	set.Strings("app-secret", &o.Secrets)
+	set.Strings("apps", &o.Apps)
 	set.Bool("unionid", &o.UnionID)
 	set.Duration("code-ttl", &o.CodeTTL)
 	set.Int("journal-size", &o.JournalSize)
 	set.Bool("allow-remote", &o.AllowRemote)
+	set.String("script", &o.Script)
+	bindLogSettings(set, &o.Log)
 	cmd.AddCommand(newMockwxOpenIDCmd(f, nil))
 	return cmd
 }
 
 func (o *mockwxOptions) validate() error {
+	w := o.where.of
 	if o.CodeTTL <= 0 {
-		return usageError("--code-ttl must be positive")
+		return usageError("%s %v: must be positive", w("code-ttl"), o.CodeTTL)
 	}
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
-		return usageError("--journal-size must be 1..1000000")
+		return usageError("%s %d: want 1 to 1000000", w("journal-size"), o.JournalSize)
+	}
+	if err := o.Log.validate(); err != nil {
+		return withExit(exitUsage, err)
 	}
 	if _, err := o.apps(); err != nil {
 		return err
 	}
-	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
+	if o.Script != "" {
+		sc, err := mockwx.LoadScript(o.Script)
+		if err != nil {
+			// The error names the file and the line.
+			return usageError("%s: %v", w("script"), err)
+		}
+		o.script = sc
+	}
+	return checkMockwxAddr(w("addr"), o.Addr, o.AllowRemote, true)
 }
 
 // apps are the apps mockwx accepts, the first being the helpers' default:
-// each --appid with the --secret in its position (or any secret when no
-// --secret is given), then each --app APPID=SECRET. None: every appid; a
-// lone --secret: every appid with that secret.
+// each --appid with the secret in its position in OA_WX_APP_SECRET (or
+// any secret when none is set), then each entry of OA_WX_APPS. None: every
+// appid; one secret and no appid: every appid with that secret. Messages
+// name the appid, never a secret.
 func (o *mockwxOptions) apps() ([]mockwx.App, error) {
+	w := o.where.of
 	ids, secrets := nonEmpty(o.AppIDs), nonEmpty(o.Secrets)
+	for _, sec := range secrets {
+		if !printableASCII(sec, 256) {
+			return nil, usageError("%s: an app secret must be printable ASCII", w("app-secret"))
+		}
+	}
 	if len(ids) == 0 && len(secrets) == 1 && len(nonEmpty(o.Apps)) == 0 {
 		return []mockwx.App{{Secret: secrets[0]}}, nil // every appid, with this secret
 	}
 	if len(secrets) > 0 && len(secrets) != len(ids) {
-		return nil, usageError("--secret: give one per --appid, in the same order (%d appids, %d secrets), or none", len(ids), len(secrets))
+		return nil, usageError("%s: give one secret per --appid, in the same order (%d appids, %d secrets), or none", w("app-secret"), len(ids), len(secrets))
 	}
 	var out []mockwx.App
 	for i, id := range ids {
@@ -137,14 +171,17 @@ func (o *mockwxOptions) apps() ([]mockwx.App, error) {
 	for _, e := range nonEmpty(o.Apps) {
 		id, secret, ok := strings.Cut(e, "=")
 		if !ok || id == "" || secret == "" {
-			return nil, usageError("--app: want APPID=SECRET")
+			return nil, usageError("%s: want APPID=SECRET,...", w("apps"))
+		}
+		if !printableASCII(secret, 256) {
+			return nil, usageError("%s: the secret of appid %s must be printable ASCII", w("apps"), id)
 		}
 		out = append(out, mockwx.App{ID: id, Secret: secret})
 	}
 	seen := map[string]bool{}
 	for _, a := range out {
 		if !printableASCII(a.ID, 64) {
-			return nil, usageError("--appid %q: want 1-64 printable ASCII characters", a.ID)
+			return nil, usageError("%s %q: want 1-64 printable ASCII characters", w("appid"), a.ID)
 		}
 		if seen[a.ID] {
 			return nil, usageError("appid %s is given twice", a.ID)
@@ -166,20 +203,20 @@ func nonEmpty(list []string) []string {
 
 // checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
 // means every interface) unless allowRemote: mockwx accepts any secret.
-// flag names the setting in the error; only `oactl mockwx` has
-// --allow-remote.
-func checkMockwxAddr(flag, addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usageError("%s %q: want host:port", flag, addr)
+// where names the setting's source in the error; only `oactl mockwx` has
+// --allow-remote (canAllow).
+func checkMockwxAddr(where, addr string, allowRemote, canAllow bool) error {
+	if err := checkListenAddr(where, addr); err != nil {
+		return withExit(exitUsage, err)
 	}
+	host, _, _ := net.SplitHostPort(addr)
 	if allowRemote || wechat.IsLoopbackHost(host) {
 		return nil
 	}
-	if flag == "--addr" {
-		return usageError("--addr %q is not a loopback address: add --allow-remote to listen on it", addr)
+	if canAllow {
+		return usageError("%s %q is not a loopback address: add --allow-remote to listen on it", where, addr)
 	}
-	return usageError("%s %q: the offline WeChat listens on loopback only", flag, addr)
+	return usageError("%s %q: the offline WeChat listens on loopback only", where, addr)
 }
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
@@ -193,6 +230,7 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 		UnionID:     o.UnionID,
 		CodeTTL:     o.CodeTTL,
 		JournalSize: o.JournalSize,
+		Script:      o.script,
 		Logger:      log,
 	}
 	var ids []string
@@ -205,7 +243,7 @@ func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {
 		ids = append(ids, a.ID)
 	}
 	srv := mockwx.New(cfg)
-	ln, err := server.Listen(o.Addr, "--addr")
+	ln, err := server.Listen(o.Addr, o.where.of("addr"))
 	if err != nil {
 		return err
 	}

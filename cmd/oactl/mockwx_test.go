@@ -67,10 +67,10 @@ func TestMockwxOpenIDSubcommand(t *testing.T) {
 }
 
 func TestMockwxFlags(t *testing.T) {
-	s, _, _ := testStdio(nil)
+	s, _, _ := testStdio(map[string]string{"OA_WX_APP_SECRET": "sec"})
 	var got *mockwxOptions
 	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--secret", "sec", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
+	cmd.SetArgs([]string{"--addr", "[::1]:0", "--seed", "S", "--appid", "wxA", "--unionid", "--code-ttl", "30s", "--journal-size", "7"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +90,15 @@ func TestMockwxFlags(t *testing.T) {
 	}
 }
 
-// TestMockwxSeveralApps: --appid repeats with --secret paired by
-// position, --app adds APPID=SECRET; mismatched counts, duplicates and
-// malformed --app are usage errors that echo no secret.
+// TestMockwxSeveralApps: --appid repeats with the secrets of
+// OA_WX_APP_SECRET paired by position, OA_WX_APPS adds APPID=SECRET;
+// mismatched counts, duplicates and malformed entries are usage errors
+// that echo no secret.
 func TestMockwxSeveralApps(t *testing.T) {
-	s, _, _ := testStdio(nil)
+	s, _, _ := testStdio(map[string]string{"OA_WX_APP_SECRET": "sa,sb", "OA_WX_APPS": "wxC=sc"})
 	var got *mockwxOptions
 	cmd := newMockwxCmd(&factory{io: s}, func(o *mockwxOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--appid", "wxA", "--secret", "sa", "--appid", "wxB", "--secret", "sb", "--app", "wxC=sc"})
+	cmd.SetArgs([]string{"--appid", "wxA", "--appid", "wxB"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,19 +111,23 @@ func TestMockwxSeveralApps(t *testing.T) {
 	if apps, err := o.apps(); err != nil || !slices.Equal(apps, []mockwx.App{{ID: "wxA"}, {ID: "wxB"}}) {
 		t.Errorf("appids without secrets: %v, %v", apps, err)
 	}
-	for _, args := range [][]string{
-		{"--appid", "wxA", "--appid", "wxB", "--secret", "TOPSECRET"},
-		{"--appid", "wxA", "--app", "wxA=TOPSECRET"},
-		{"--app", "wxA"},
-		{"--app", "=TOPSECRET"},
-		{"--appid", "wx A"},
+	for _, tc := range []struct {
+		args            []string
+		secrets, extras string
+	}{
+		{[]string{"--appid", "wxA", "--appid", "wxB"}, "TOPSECRET", ""},
+		{[]string{"--appid", "wxA"}, "", "wxA=TOPSECRET"},
+		{nil, "", "wxA"},
+		{nil, "", "=TOPSECRET"},
+		{nil, "", "wxA=TOP\x01SECRET"},
+		{[]string{"--appid", "wx A"}, "", ""},
 	} {
-		s, _, errb := testStdio(nil)
-		if code := run(append([]string{"mockwx", "--addr", "127.0.0.1:0"}, args...), s); code != exitUsage {
-			t.Errorf("%v: exit %d, want 2", args, code)
+		s, _, errb := testStdio(map[string]string{"OA_WX_APP_SECRET": tc.secrets, "OA_WX_APPS": tc.extras})
+		if code := run(append([]string{"mockwx", "--addr", "127.0.0.1:0"}, tc.args...), s); code != exitUsage {
+			t.Errorf("%v %q %q: exit %d, want 2", tc.args, tc.secrets, tc.extras, code)
 		}
-		if strings.Contains(errb.String(), "TOPSECRET") {
-			t.Errorf("%v: the message echoes a secret: %s", args, errb)
+		if strings.Contains(errb.String(), "TOPSECRET") || strings.Contains(errb.String(), "TOP") {
+			t.Errorf("%v: the message echoes a secret: %s", tc.args, errb)
 		}
 	}
 }

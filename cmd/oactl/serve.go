@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 	_ "time/tzdata" // --time-zone must work on machines without zoneinfo
@@ -48,12 +49,21 @@ type serveOptions struct {
 	SessionKeySecrets []string
 	SessionRetention  time.Duration
 	PurgeInterval     time.Duration
+	MetricsAddr       string // "": /metrics on Addr
+	Log               logOptions
+
+	// where names each setting's source in errors (set by the command).
+	where origin
+	// warnDefaultDB: no source named a database; serve says which file
+	// it uses (dev's banner shows it anyway).
+	warnDefaultDB bool
 
 	// Parsed by validate, so runServe uses exactly what was checked.
-	zone    *time.Location
-	proxies []netip.Prefix
-	sealer  *keyseal.Sealer // nil: session keys are stored as they are
-	apps    []app           // the other apps, parsed from Apps
+	dbConfig db.Config
+	zone     *time.Location
+	proxies  []netip.Prefix
+	sealer   *keyseal.Sealer // nil: session keys are stored as they are
+	apps     []app           // the other apps, parsed from Apps
 }
 
 // app is one mini-program of the backend besides the default one.
@@ -76,11 +86,14 @@ for the personal-centre API.
 
 Settings come from flags, then OA_* environment variables, then the YAML
 file of --config (the seed's application.yml layout works), then defaults.
-The app secret is read from OA_WX_APP_SECRET or oa.wx.app-secret only, so
-it never shows in a process listing.`,
-		Example: `  # against real WeChat, on MySQL
-  OA_WX_APP_SECRET=... oactl serve --appid wx1234567890abcdef \
-      --db 'mysql://oa:pw@127.0.0.1:3306/oa' --time-zone Asia/Shanghai
+Secrets have no flag, so they never show in a process listing: the app
+secret comes from OA_WX_APP_SECRET, the session-key secrets from
+OA_SESSION_KEY_SECRET (or the files OA_WX_APP_SECRET_FILE and
+OA_SESSION_KEY_SECRET_FILE name, or --config). Keep the database's
+password in OA_DB too.`,
+		Example: `  # against real WeChat, on MySQL; the secrets stay out of ps
+  export OA_WX_APP_SECRET_FILE=/run/secrets/app_secret OA_DB='mysql://oa:pw@127.0.0.1:3306/oa'
+  oactl serve --appid wx1234567890abcdef --time-zone Asia/Shanghai
 
   # with the Java backend's application.yml
   oactl serve --config application.yml
@@ -92,9 +105,13 @@ it never shows in a process listing.`,
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.where = set.Where
+			o.warnDefaultDB = set.Source("db") == config.FromDefault
 			if err := o.validate(); err != nil {
 				return withExit(exitUsage, err)
 			}
+			f.useLog(o.Log)
+			warnPasswordFlag(f.logger(), set, o.dbConfig)
 			if runF != nil {
 				return runF(o)
 			}
@@ -126,68 +143,84 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.Strings("session-key-secret", &o.SessionKeySecrets)
 	set.Duration("session-retention", &o.SessionRetention)
 	set.Duration("purge-interval", &o.PurgeInterval)
+	set.String("metrics-addr", &o.MetricsAddr)
+	bindLogSettings(set, &o.Log)
 }
 
+// validate checks every setting before anything is opened or created;
+// each error names the setting's source (flag, variable or file key).
 func (o *serveOptions) validate() error {
-	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
-		return fmt.Errorf("--addr %q: want host:port", o.Addr)
+	w := o.where.of
+	if err := checkListenAddr(w("addr"), o.Addr); err != nil {
+		return err
+	}
+	var err error
+	if o.dbConfig, err = checkDSN(w("db"), o.DB); err != nil {
+		return err
 	}
 	if err := wechat.ValidateBaseURL(o.WxBaseURL); err != nil {
-		return fmt.Errorf("--wx-base-url: %w", err)
+		return fmt.Errorf("%s: %w", w("wx-base-url"), err)
 	}
 	if o.AppID == "" {
 		return errors.New("no appid: give --appid, OA_WX_APP_ID or oa.wx.app-id in --config")
 	}
-	var err error
 	if !printableASCII(o.AppID, 64) {
-		return errors.New("--appid: want at most 64 printable ASCII characters")
+		return fmt.Errorf("%s: want at most 64 printable ASCII characters", w("appid"))
 	}
 	if o.AppSecret == "" {
-		return errors.New("no app secret: set OA_WX_APP_SECRET or oa.wx.app-secret in --config")
+		return errors.New("no app secret: set OA_WX_APP_SECRET (or OA_WX_APP_SECRET_FILE, or oa.wx.app-secret in --config)")
 	}
 	if !printableASCII(o.AppSecret, 256) {
-		return errors.New("app secret: want printable ASCII")
+		return fmt.Errorf("%s: the app secret must be printable ASCII", w("app-secret"))
 	}
 	if o.apps, err = parseApps(o.Apps, o.AppID); err != nil {
 		return err
 	}
 	if o.TokenTTL < time.Second {
-		return fmt.Errorf("--token-ttl %v: want at least 1s", o.TokenTTL)
+		return fmt.Errorf("%s %v: want at least 1s", w("token-ttl"), o.TokenTTL)
 	}
 	if o.WxTimeout <= 0 || o.WxTimeout > time.Minute {
-		return fmt.Errorf("--wx-timeout %v: want more than 0 and at most 1m (mini-programs give up after 6s)", o.WxTimeout)
+		return fmt.Errorf("%s %v: want more than 0 and at most 1m (mini-programs give up after 6s)", w("wx-timeout"), o.WxTimeout)
 	}
 	if o.LoginRate < 0 || o.LoginRate > 1e6 {
-		return fmt.Errorf("--login-rate %v: want 0 (off) to 1000000", o.LoginRate)
+		return fmt.Errorf("%s %v: want 0 (off) to 1000000", w("login-rate"), o.LoginRate)
 	}
-	if o.proxies, err = parseTrustedProxies(o.TrustedProxies); err != nil {
+	if o.proxies, err = parseTrustedProxies(w("trusted-proxy"), o.TrustedProxies); err != nil {
 		return err
 	}
-	if o.zone, err = loadZone(o.TimeZone); err != nil {
+	if o.zone, err = loadZone(w("time-zone"), o.TimeZone); err != nil {
 		return err
 	}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--public-url %q: want an absolute http(s) URL", o.PublicURL)
+			return fmt.Errorf("%s %q: want an absolute http(s) URL", w("public-url"), o.PublicURL)
 		}
 	}
 	if o.StorageDir == "" {
-		return errors.New("--storage-dir: must not be empty")
+		return fmt.Errorf("%s: must not be empty", w("storage-dir"))
 	}
 	if o.ShutdownTimeout < 0 {
-		return fmt.Errorf("--shutdown-timeout %v: must not be negative", o.ShutdownTimeout)
+		return fmt.Errorf("%s %v: must not be negative", w("shutdown-timeout"), o.ShutdownTimeout)
 	}
 	if o.SessionRetention < 0 {
-		return fmt.Errorf("--session-retention %v: must not be negative", o.SessionRetention)
+		return fmt.Errorf("%s %v: must not be negative", w("session-retention"), o.SessionRetention)
 	}
 	if o.PurgeInterval < time.Second {
-		return fmt.Errorf("--purge-interval %v: want at least 1s", o.PurgeInterval)
+		return fmt.Errorf("%s %v: want at least 1s", w("purge-interval"), o.PurgeInterval)
 	}
-	if o.sealer, err = newSealer(o.SessionKeySecrets); err != nil {
+	if o.sealer, err = newSealer(w("session-key-secret"), o.SessionKeySecrets); err != nil {
 		return err
 	}
-	return nil
+	if o.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port", o.MetricsAddr)
+		}
+		if o.MetricsAddr == o.Addr {
+			return fmt.Errorf("--metrics-addr %q: the same as --addr; leave it unset to serve /metrics there", o.MetricsAddr)
+		}
+	}
+	return o.Log.validate()
 }
 
 // parseApps reads the other apps, APPID=SECRET separated by commas or
@@ -241,7 +274,7 @@ func printableASCII(s string, max int) bool {
 	return true
 }
 
-func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+func parseTrustedProxies(where string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range list {
 		s = strings.TrimSpace(s)
@@ -254,27 +287,27 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxy %q: want an address or CIDR", s)
+			return nil, fmt.Errorf("%s %q: want an address or CIDR", where, s)
 		}
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
 }
 
-func loadZone(name string) (*time.Location, error) {
+func loadZone(where, name string) (*time.Location, error) {
 	switch name {
 	case "", "Local", "local":
 		return time.Local, nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, fmt.Errorf("--time-zone %q: unknown zone", name)
+		return nil, fmt.Errorf("%s %q: unknown zone (want an IANA name such as Asia/Shanghai)", where, name)
 	}
 	return loc, nil
 }
 
 // newSealer returns nil, nil when no secret is given.
-func newSealer(secrets []string) (*keyseal.Sealer, error) {
+func newSealer(where string, secrets []string) (*keyseal.Sealer, error) {
 	var keep []string
 	for _, s := range secrets {
 		if s = strings.TrimSpace(s); s != "" {
@@ -286,7 +319,7 @@ func newSealer(secrets []string) (*keyseal.Sealer, error) {
 	}
 	s, err := keyseal.New(keep...)
 	if err != nil {
-		return nil, errors.New("--session-key-secret: invalid")
+		return nil, fmt.Errorf("%s: invalid session-key secret", where)
 	}
 	return s, nil
 }
@@ -299,16 +332,34 @@ type listening func(addr net.Addr)
 // within the shutdown timeout.
 func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening) error {
 	logger := f.logger()
+	// Listen before the database is opened: a port in use fails before a
+	// SQLite file is created. Connections wait in the backlog meanwhile.
+	ln, err := server.Listen(o.Addr, o.where.of("addr"))
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if o.MetricsAddr != "" {
+		if mln, err = server.Listen(o.MetricsAddr, o.where.of("metrics-addr")); err != nil {
+			return err
+		}
+		defer mln.Close()
+	}
+	if o.warnDefaultDB {
+		logger.Warn("no database configured (--db, OA_DB, oa.db or spring.datasource in --config): using a SQLite file", "path", absPath(o.dbConfig.Path))
+	}
 	store, err := openServeDB(ctx, o.DB, o.zone, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
+	metrics := server.NewMetrics()
 	// One WeChat client per app: each has its own secret and caches its
 	// own access token.
 	client := func(id, secret string) *wechat.Client {
-		return &wechat.Client{BaseURL: o.WxBaseURL, AppID: id, Secret: secret, Timeout: o.WxTimeout}
+		return &wechat.Client{BaseURL: o.WxBaseURL, AppID: id, Secret: secret, Timeout: o.WxTimeout, Observer: metrics}
 	}
 	svc := &auth.Service{
 		Store:    store,
@@ -337,11 +388,15 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
+
+		Metrics:          metrics,
+		MetricsElsewhere: o.MetricsAddr != "",
 	})
 
-	ln, err := server.Listen(o.Addr, "--addr")
-	if err != nil {
-		return err
+	var extra []server.Endpoint
+	if mln != nil {
+		extra = append(extra, server.Endpoint{Listener: mln, Handler: server.MetricsHandler(metrics)})
+		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	logger.Info("serve listening", "addr", ln.Addr().String(), "db", redactDSN(o.DB), "wx_base_url", o.WxBaseURL,
 		"appid", o.AppID, "apps", strings.Join(appIDs, ","))
@@ -352,6 +407,7 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		Logger:          logger,
 		ShutdownTimeout: o.ShutdownTimeout,
 		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
+		Extra:           extra,
 	}
 	return lc.Serve(ctx, ln, handler)
 }
@@ -362,7 +418,7 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 func openServeDB(ctx context.Context, dsn string, zone *time.Location, logger *slog.Logger) (*db.DB, error) {
 	d, err := db.Open(ctx, dsn, db.Options{TimeZone: zone, Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	if d.Dialect() == "sqlite" {
 		if _, err := migrate.New(d, migrate.Options{}).Up(ctx, 0); err != nil {
@@ -381,6 +437,14 @@ func openServeDB(ctx context.Context, dsn string, zone *time.Location, logger *s
 		return nil, fmt.Errorf("%w: run `oactl migrate up --db DSN` with this database's DSN (%s) first", err, redactDSN(dsn))
 	}
 	return d, nil
+}
+
+// absPath is path made absolute for messages (as it is if that fails).
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func redactDSN(dsn string) string {

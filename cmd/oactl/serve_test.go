@@ -84,7 +84,7 @@ func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
 // Java backend's application.yml (plus where WeChat is) and logs in.
 func TestServeReadsTheSeedApplicationYML(t *testing.T) {
 	maddr := freeAddr(t)
-	m := startOactl(t, nil, "mockwx", "--addr", maddr, "--appid", "wxf23b28b5e4ea4d6a", "--secret", "212621faa31cdf0691367ea45b2b6041")
+	m := startOactl(t, []string{"OA_WX_APP_SECRET=212621faa31cdf0691367ea45b2b6041"}, "mockwx", "--addr", maddr, "--appid", "wxf23b28b5e4ea4d6a")
 	m.waitHealthy("http://" + maddr + "/__mock/healthz")
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "application.yml")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,17 +37,34 @@ type sessionsOptions struct {
 	ConfigFile string
 	Open       func(ctx context.Context) (sessionStore, error)
 	Now        func() time.Time
+
+	set      *config.Set
+	dbConfig db.Config // parsed by resolve
 }
 
 // bindSessionsDB binds --db and --config, each sessions command's own (so
 // that each subcommand stands alone, with its own runF), and the lazy
 // opener of the database they name.
 func bindSessionsDB(set *config.Set) *sessionsOptions {
-	o := &sessionsOptions{Now: time.Now}
+	o := &sessionsOptions{Now: time.Now, set: set}
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
-	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN) }
+	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN, o.dbConfig) }
 	return o
+}
+
+// resolve resolves the command's settings and checks --db before
+// anything is opened.
+func (o *sessionsOptions) resolve(f *factory) error {
+	if err := f.resolve(o.set); err != nil {
+		return err
+	}
+	var err error
+	if o.dbConfig, err = checkDSN(o.set.Where("db"), o.DSN); err != nil {
+		return withExit(exitUsage, err)
+	}
+	warnPasswordFlag(f.logger(), o.set, o.dbConfig)
+	return nil
 }
 
 // sessionsTUIOptions: bare `oactl sessions`.
@@ -111,11 +127,11 @@ oactl sessions list. It never shows a session_key or a token.`,
   oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := f.resolve(set); err != nil {
+			if err := tui.resolve(f); err != nil {
 				return err
 			}
 			if tui.Refresh < 0 {
-				return usageError("--refresh must not be negative")
+				return usageError("%s %s: must not be negative", tui.set.Where("refresh"), tui.Refresh)
 			}
 			if runF != nil {
 				return runF(tui)
@@ -154,7 +170,7 @@ with --json) and exit status 0.`,
   oactl sessions list --user 42 --limit 0   # every session of user 42`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := f.resolve(set); err != nil {
+			if err := lo.resolve(f); err != nil {
 				return err
 			}
 			st, err := parseState(state)
@@ -199,7 +215,7 @@ unrevoked session matched.`,
 		Example: `  oactl sessions revoke 1203 1204
   oactl sessions revoke --user 42 --reason "phone stolen" --yes`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := f.resolve(set); err != nil {
+			if err := ro.resolve(f); err != nil {
 				return err
 			}
 			for _, a := range args {
@@ -249,7 +265,7 @@ not expired yet are kept. Exit status 4 when nothing was deleted.`,
 		Example: `  oactl sessions purge --expired-before 720h`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := f.resolve(set); err != nil {
+			if err := po.resolve(f); err != nil {
 				return err
 			}
 			if !c.Flags().Changed("expired-before") {
@@ -286,19 +302,10 @@ func errNoSchema(dsn, why string) error {
 // openSessionStore opens the database and checks that its schema holds
 // the session table. A missing SQLite file is an error here, not a new
 // empty database.
-func openSessionStore(ctx context.Context, dsn string) (sessionStore, error) {
-	cfg, err := db.ParseDSN(dsn)
+func openSessionStore(ctx context.Context, dsn string, cfg db.Config) (sessionStore, error) {
+	d, err := db.Open(ctx, dsn, db.Options{NoCreate: true})
 	if err != nil {
-		return nil, usageError("--db: %v", err)
-	}
-	if cfg.Dialect == db.SQLite && cfg.Path != "" && cfg.Path != ":memory:" {
-		if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
-			return nil, errNoSchema(dsn, "database file "+cfg.Path+" does not exist")
-		}
-	}
-	d, err := db.Open(ctx, dsn, db.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.Redacted(), err)
+		return nil, openDBError(err, cfg)
 	}
 	st, err := d.Ping(ctx)
 	if err != nil {

@@ -17,39 +17,44 @@ type rekeyOptions struct {
 	DSN        string
 	ConfigFile string
 	Secrets    []string
+	where      origin // names each setting's source in errors
 
-	sealer *keyseal.Sealer // parsed by validate; never nil after it
+	dbConfig db.Config       // parsed by validate
+	sealer   *keyseal.Sealer // parsed by validate; never nil after it
 }
 
 // newSessionsRekeyCmd re-encrypts stored session_keys with the first
-// --session-key-secret: the middle step of a key rotation, and the way
+// OA_SESSION_KEY_SECRET: the middle step of a key rotation, and the way
 // to encrypt keys stored before a secret was configured.
 func newSessionsRekeyCmd(f *factory, runF func(*rekeyOptions) error) *cobra.Command {
 	o := &rekeyOptions{}
 	var set *config.Set
 	cmd := &cobra.Command{
 		Use:   "rekey",
-		Short: "Re-encrypt stored session_keys with the first --session-key-secret",
+		Short: "Re-encrypt stored session_keys with the first OA_SESSION_KEY_SECRET",
 		Long: `rekey rewrites every stored session_key so that it is sealed with the first
-secret of --session-key-secret (or OA_SESSION_KEY_SECRET, or
-oa.session-key-secret in --config, as serve reads it). Keys sealed with any
-of the other secrets, and keys stored unencrypted before a secret was set, are
-opened and sealed again; keys already sealed with the first secret are left
-alone, so rekey can run again after an interruption.
+secret of OA_SESSION_KEY_SECRET (or of the file OA_SESSION_KEY_SECRET_FILE
+names, or oa.session-key-secret in --config, as serve reads it; secrets have
+no flag, so they never show in ps). Keys sealed with any of the other
+secrets, and keys stored unencrypted before a secret was set, are opened and
+sealed again; keys already sealed with the first secret are left alone, so
+rekey can run again after an interruption.
 
 Rotation:
-  1. restart every serve with --session-key-secret NEW,OLD  (NEW seals, both open)
-  2. oactl sessions rekey --session-key-secret NEW,OLD
-  3. restart every serve with --session-key-secret NEW      (OLD is gone)`,
-		Example: `  OA_SESSION_KEY_SECRET=new-secret,old-secret oactl sessions rekey --db 'mysql://oa:pw@127.0.0.1:3306/oa'`,
+  1. restart every serve with OA_SESSION_KEY_SECRET=NEW,OLD  (NEW seals, both open)
+  2. OA_SESSION_KEY_SECRET=NEW,OLD oactl sessions rekey
+  3. restart every serve with OA_SESSION_KEY_SECRET=NEW      (OLD is gone)`,
+		Example: `  OA_SESSION_KEY_SECRET_FILE=/run/secrets/session_key_secrets OA_DB='mysql://oa:pw@127.0.0.1:3306/oa' oactl sessions rekey`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.resolve(set); err != nil {
 				return err
 			}
+			o.where = set.Where
 			if err := o.validate(); err != nil {
 				return err
 			}
+			warnPasswordFlag(f.logger(), set, o.dbConfig)
 			if runF != nil {
 				return runF(o)
 			}
@@ -64,21 +69,26 @@ Rotation:
 }
 
 func (o *rekeyOptions) validate() error {
-	sealer, err := newSealer(o.Secrets)
+	var err error
+	if o.dbConfig, err = checkDSN(o.where.of("db"), o.DSN); err != nil {
+		return withExit(exitUsage, err)
+	}
+	sealer, err := newSealer(o.where.of("session-key-secret"), o.Secrets)
 	if err != nil {
 		return withExit(exitUsage, err)
 	}
 	if sealer == nil {
-		return usageError("rekey needs --session-key-secret (or OA_SESSION_KEY_SECRET)")
+		return usageError("rekey needs the session-key secrets: set OA_SESSION_KEY_SECRET (or OA_SESSION_KEY_SECRET_FILE, or oa.session-key-secret in --config)")
 	}
 	o.sealer = sealer
 	return nil
 }
 
 func runRekey(ctx context.Context, s *stdio, o *rekeyOptions) error {
-	d, err := db.Open(ctx, o.DSN, db.Options{})
+	// A missing file has no keys to rekey: creating it would hide a wrong --db.
+	d, err := db.Open(ctx, o.DSN, db.Options{NoCreate: true})
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return openDBError(err, o.dbConfig)
 	}
 	defer d.Close()
 	sealer := o.sealer

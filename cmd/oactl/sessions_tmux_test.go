@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,26 @@ func (tt *tmuxTerm) waitFor(s string) string {
 	}
 }
 
+// detailLoaded is the detail view's second line once at least one of the
+// user's sessions is loaded: keys sent before it would land on an empty pane.
+var detailLoaded = regexp.MustCompile(`[1-9][0-9]* sessions? loaded`)
+
+// waitForMatch polls the screen until re matches (bounded), and returns it.
+func (tt *tmuxTerm) waitForMatch(re *regexp.Regexp) string {
+	tt.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		scr := tt.screen()
+		if re.MatchString(scr) {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("screen never matched %s:\n%s", re, scr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // paneDead reports whether the program in the pane has exited.
 func (tt *tmuxTerm) paneDead() bool {
 	return strings.TrimSpace(tt.tmux("display-message", "-p", "-t", tt.name, "#{pane_dead}")) == "1"
@@ -118,6 +139,7 @@ func TestSessionsTUIInTmux(t *testing.T) {
 	tt.keys("Enter")
 	tt.keys("Enter")
 	tt.waitFor("User " + strconv.FormatInt(target.UserID, 10) + " · 张三")
+	tt.waitForMatch(detailLoaded)
 	tt.keys("x")
 	tt.waitFor("Revoke session " + strconv.FormatInt(target.ID, 10) + " of user")
 	tt.keys("n")

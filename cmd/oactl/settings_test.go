@@ -33,7 +33,8 @@ func serveValues(o *serveOptions) map[string]string {
 		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
 		"session-key-secret": strings.Join(o.SessionKeySecrets, ","), "session-retention": dur(o.SessionRetention),
-		"purge-interval": dur(o.PurgeInterval),
+		"purge-interval": dur(o.PurgeInterval), "metrics-addr": o.MetricsAddr,
+		"log-format": o.Log.Format, "log-level": o.Log.Level,
 	}
 }
 
@@ -58,9 +59,11 @@ var probes = map[string]probe{
 		return newMockwxCmd(f, func(o *mockwxOptions) error {
 			seen(map[string]string{
 				"config": o.ConfigFile, "addr": o.Addr, "seed": o.Seed, "appid": strings.Join(o.AppIDs, ","),
-				"secret": strings.Join(o.Secrets, ","), "app": strings.Join(o.Apps, ","),
+				"app-secret": strings.Join(o.Secrets, ","), "apps": strings.Join(o.Apps, ","),
 				"unionid": strconv.FormatBool(o.UnionID), "code-ttl": dur(o.CodeTTL),
 				"journal-size": strconv.Itoa(o.JournalSize), "allow-remote": strconv.FormatBool(o.AllowRemote),
+				"script":     o.Script,
+				"log-format": o.Log.Format, "log-level": o.Log.Level,
 			})
 			return nil
 		})
@@ -73,7 +76,8 @@ var probes = map[string]probe{
 	}},
 	"migrate": {args: []string{"status"}, build: func(f *factory, seen func(map[string]string)) *cobra.Command {
 		return newMigrateCmd(f, func(o *migrateOptions) error {
-			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "lock-timeout": dur(o.LockTimeout)})
+			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "lock-timeout": dur(o.LockTimeout),
+				"log-format": o.Log.Format, "log-level": o.Log.Level})
 			return nil
 		})
 	}},
@@ -106,14 +110,15 @@ var probes = map[string]probe{
 // options print them back.
 var walkValues = map[string]string{
 	"addr": "127.0.0.1:1234", "mockwx-addr": "127.0.0.1:4321", "db": "sqlite:/walk/oa.db",
-	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret", "secret": "walk-app-secret",
-	"apps": "wxwalkb=walk-secret-b,wxwalkc=walk-secret-c", "app": "wxwalkb=walk-secret-b",
+	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret",
+	"apps":      "wxwalkb=walk-secret-b,wxwalkc=walk-secret-c",
 	"token-ttl": "1h30m0s", "wx-timeout": "7s", "login-rate": "2.5", "trusted-proxy": "10.1.0.0/16",
 	"time-zone": "Asia/Shanghai", "storage-dir": "/walk/files", "public-url": "https://oa.example.com",
 	"shutdown-timeout": "3s", "session-key-secret": "walk-session-key-secret-of-32-bytes-or-more",
 	"session-retention": "48h0m0s", "purge-interval": "2m0s",
 	"seed": "walkseed", "unionid": "true", "code-ttl": "1m0s", "journal-size": "7", "allow-remote": "true",
 	"lock-timeout": "5s", "read-only": "true", "refresh": "3s",
+	"metrics-addr": "127.0.0.1:9102", "log-format": "json", "log-level": "warn",
 }
 
 // yamlFor writes value at a dotted key as nested YAML.
@@ -132,8 +137,8 @@ func yamlFor(key, value string) string {
 
 // TestEverySettingIsHonouredFromEachSource walks config.Settings: for each
 // setting, each command that takes it and each of its sources (flag, OA_*
-// variable, YAML key), the value given there alone reaches the options
-// the command runs with.
+// variable, YAML key, and for a secret the file OA_<NAME>_FILE names),
+// the value given there alone reaches the options the command runs with.
 func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 	dir := t.TempDir()
 	emptyYAML := filepath.Join(dir, "empty.yml")
@@ -142,6 +147,12 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 	}
 	values := maps.Clone(walkValues)
 	values["config"] = emptyYAML
+	// mockwx reads its script while validating: the value must be a real file.
+	script := filepath.Join(dir, "script.yml")
+	if err := os.WriteFile(script, []byte("users:\n  nina: {errcode: 40226}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	values["script"] = script
 
 	for i, s := range config.Settings {
 		want, ok := values[s.Name]
@@ -155,8 +166,8 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 				t.Errorf("no probe for command %q", command)
 				continue
 			}
-			for _, source := range []string{"flag", "env", "yaml"} {
-				if (source == "flag" && s.NoFlag) || (source == "yaml" && s.YAML == "") {
+			for _, source := range []string{"flag", "env", "yaml", "file"} {
+				if (source == "flag" && s.NoFlag) || (source == "yaml" && s.YAML == "") || (source == "file" && !s.Secret) {
 					continue
 				}
 				t.Run(fmt.Sprintf("%s/--%s/%s", command, s.Name, source), func(t *testing.T) {
@@ -169,7 +180,7 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 						args = append(args, "--appid", "wxbase")
 					}
 					if command == "sessions rekey" && s.Name != "session-key-secret" {
-						args = append(args, "--session-key-secret", "base-session-key-secret-of-32-bytes-or-more")
+						env["OA_SESSION_KEY_SECRET"] = "base-session-key-secret-of-32-bytes-or-more"
 					}
 					if (command == "serve" || command == "dev") && s.Name != "app-secret" {
 						env["OA_WX_APP_SECRET"] = "base-secret"
@@ -185,6 +196,13 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 							t.Fatal(err)
 						}
 						args = append(args, "--config", file)
+					case "file":
+						// One trailing newline, as `echo` writes it, is dropped.
+						file := filepath.Join(dir, fmt.Sprintf("row%d-%s.secret", i, strings.ReplaceAll(command, " ", "-")))
+						if err := os.WriteFile(file, []byte(want+"\n"), 0o600); err != nil {
+							t.Fatal(err)
+						}
+						env[s.Env+"_FILE"] = file
 					}
 					st, _, errb := testStdio(env)
 					var got map[string]string
@@ -216,6 +234,7 @@ func TestEverySettingIsHonouredFromEachSource(t *testing.T) {
 // arguments are the flags that are not settings: what one invocation acts
 // on or prints (see config.Settings).
 var arguments = map[string][]string{
+	"":                {"version"},
 	"migrate":         {"json"},
 	"migrate up":      {"to", "dry-run"},
 	"migrate down":    {"to", "dry-run", "yes"},
@@ -253,4 +272,49 @@ func check(t *testing.T, command, flag string) {
 		}
 	}
 	t.Errorf("oactl %s --%s is neither in config.Settings nor a listed argument", command, flag)
+}
+
+// TestNoSecretHasAFlag walks the real command tree: no command has a flag
+// for an app secret or a session-key secret (SPEC §8: a flag shows in
+// ps), under the table's names or the ones they had before.
+func TestNoSecretHasAFlag(t *testing.T) {
+	secretNames := map[string]bool{"secret": true}
+	for _, r := range config.Settings {
+		if r.Secret && r.Name != "db" {
+			secretNames[r.Name] = true
+			if !r.NoFlag {
+				t.Errorf("--%s is a secret with a flag", r.Name)
+			}
+		}
+	}
+	if !secretNames["app-secret"] || !secretNames["session-key-secret"] {
+		t.Fatalf("the table's secrets are %v, want app-secret and session-key-secret among them", secretNames)
+	}
+	s, _, _ := testStdio(nil)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) {
+				if secretNames[fl.Name] {
+					t.Errorf("%s has a flag --%s", c.CommandPath(), fl.Name)
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&factory{io: s}))
+	for _, args := range [][]string{
+		{"serve", "--app-secret", "x"}, {"serve", "--session-key-secret", "x"},
+		{"mockwx", "--app-secret", "x"}, {"mockwx", "--secret", "x"}, {"mockwx", "--apps", "x"}, {"sessions", "rekey", "--session-key-secret", "x"},
+	} {
+		s, _, errb := testStdio(nil)
+		if code := run(args, s); code != exitUsage || !strings.Contains(errb.String(), "unknown flag") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and unknown flag", args, code, errb)
+		}
+		if strings.Contains(errb.String(), " x") {
+			t.Errorf("%v: the value was echoed: %q", args, errb)
+		}
+	}
 }

@@ -218,10 +218,9 @@ async function startMockwx({ appid = DEV_APPID, secret } = {}) {
     const port = await freePort();
     const url = 'http://127.0.0.1:' + port;
     const args = ['mockwx', '--addr', '127.0.0.1:' + port, '--appid', appid];
-    if (secret) {
-      args.push('--secret', secret);
-    }
-    const proc = await start('oactl mockwx', args, [[url + '/__mock/healthz', url + '/healthz']]);
+    // Secrets have no flag (a flag shows in ps): the environment carries it.
+    const env = secret ? { OA_WX_APP_SECRET: secret } : {};
+    const proc = await start('oactl mockwx', args, [[url + '/__mock/healthz', url + '/healthz']], { env });
     return { url, proc };
   });
 }

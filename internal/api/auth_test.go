@@ -134,39 +134,56 @@ func TestLoginHandler(t *testing.T) {
 	}
 }
 
+// expectField checks data.field of a 401 or 402: {"field": name}, or {}
+// when name is "".
+func expectField(t *testing.T, name string, a answer, field string) {
+	t.Helper()
+	want := `{}`
+	if field != "" {
+		want = `{"field":"` + field + `"}`
+	}
+	if string(a.Data) != want {
+		t.Errorf("%s: data %s, want %s", name, a.Data, want)
+	}
+}
+
 func TestLoginHandlerBadInput(t *testing.T) {
 	e := newHEnv(t)
 	big := append([]byte(`{"code":"a","x":"`), bytes.Repeat([]byte("x"), 10<<20)...)
 	big = append(big, `"}`...)
+	// field is data.field (SPEC §3): the JSON field that was wrong, by its
+	// path; none when the body as a whole was.
 	cases := []struct {
 		name  string
 		body  []byte
 		errno int
+		field string
 	}{
-		{"no body", nil, 401},
-		{"blank body", []byte("  \n"), 401},
-		{"null", []byte("null"), 401},
-		{"empty object", []byte("{}"), 401},
-		{"empty code", []byte(`{"code":""}`), 401},
-		{"not JSON", []byte("code=abc"), 402},
-		{"truncated JSON", []byte(`{"code":"abc"`), 402},
-		{"two values", []byte(`{"code":"a"}{"code":"b"}`), 402},
-		{"array", []byte(`["a"]`), 402},
-		{"code number", []byte(`{"code":123}`), 402},
-		{"gender string", []byte(`{"code":"a","userInfo":{"gender":"1"}}`), 402},
-		{"gender fraction", []byte(`{"code":"a","userInfo":{"gender":1.5}}`), 402},
-		{"gender 7", []byte(`{"code":"a","userInfo":{"gender":7}}`), 402},
-		{"userInfo string", []byte(`{"code":"a","userInfo":"x"}`), 402},
-		{"10 kB code", []byte(`{"code":"` + strings.Repeat("a", 10_000) + `"}`), 402},
-		{"control char code", []byte(`{"code":"a\u0001b"}`), 402},
-		{"invalid UTF-8 raw", []byte("{\"code\":\"a\",\"userInfo\":{\"nickName\":\"\xff\xfe\"}}"), 402},
-		{"avatar 256", []byte(`{"code":"a","userInfo":{"avatarUrl":"` + strings.Repeat("a", 256) + `"}}`), 402},
-		{"10 MB body", big, 402},
+		{"no body", nil, 401, ""},
+		{"blank body", []byte("  \n"), 401, ""},
+		{"null", []byte("null"), 401, "code"},
+		{"empty object", []byte("{}"), 401, "code"},
+		{"empty code", []byte(`{"code":""}`), 401, "code"},
+		{"not JSON", []byte("code=abc"), 402, ""},
+		{"truncated JSON", []byte(`{"code":"abc"`), 402, ""},
+		{"two values", []byte(`{"code":"a"}{"code":"b"}`), 402, ""},
+		{"array", []byte(`["a"]`), 402, ""},
+		{"code number", []byte(`{"code":123}`), 402, "code"},
+		{"gender string", []byte(`{"code":"a","userInfo":{"gender":"1"}}`), 402, "userInfo.gender"},
+		{"gender fraction", []byte(`{"code":"a","userInfo":{"gender":1.5}}`), 402, "userInfo.gender"},
+		{"gender 7", []byte(`{"code":"a","userInfo":{"gender":7}}`), 402, "userInfo.gender"},
+		{"userInfo string", []byte(`{"code":"a","userInfo":"x"}`), 402, "userInfo"},
+		{"10 kB code", []byte(`{"code":"` + strings.Repeat("a", 10_000) + `"}`), 402, "code"},
+		{"control char code", []byte(`{"code":"a\u0001b"}`), 402, "code"},
+		{"invalid UTF-8 raw", []byte("{\"code\":\"a\",\"userInfo\":{\"nickName\":\"\xff\xfe\"}}"), 402, ""},
+		{"avatar 256", []byte(`{"code":"a","userInfo":{"avatarUrl":"` + strings.Repeat("a", 256) + `"}}`), 402, "userInfo.avatarUrl"},
+		{"10 MB body", big, 402, ""},
 	}
 	for _, c := range cases {
 		a := e.do(t, "POST", "/wx/auth/login_by_weixin", "", c.body)
 		msg := map[int]string{401: "参数不对", 402: "参数值不对"}[c.errno]
 		expect(t, c.name, a, 200, c.errno, msg)
+		expectField(t, c.name, a, c.field)
 	}
 	if e.WeChat.Calls != 0 {
 		t.Errorf("WeChat called %d times for bad input", e.WeChat.Calls)
@@ -222,8 +239,15 @@ func TestAuthedRoutes(t *testing.T) {
 	if string(a.Data) != `{"nickName":"新😀","avatar":"https://x/b.png","gender":1,"mobile":""}` {
 		t.Errorf("info after profile %s", a.Data)
 	}
-	expect(t, "profile gender 7", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":7}`)), 200, 402, "参数值不对")
-	expect(t, "profile empty", e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{}`)), 200, 401, "参数不对")
+	a = e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"gender":7}`))
+	expect(t, "profile gender 7", a, 200, 402, "参数值不对")
+	expectField(t, "profile gender 7", a, "gender")
+	a = e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{"nickname":7}`))
+	expect(t, "profile nickname number", a, 200, 402, "参数值不对")
+	expectField(t, "profile nickname number", a, "nickname")
+	a = e.do(t, "POST", "/wx/auth/profile", tok, []byte(`{}`))
+	expect(t, "profile empty", a, 200, 401, "参数不对")
+	expectField(t, "profile empty", a, "")
 	expect(t, "profile no body", e.do(t, "POST", "/wx/auth/profile", tok, nil), 200, 401, "参数不对")
 
 	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"code":"phone.1"}`))
@@ -232,8 +256,12 @@ func TestAuthedRoutes(t *testing.T) {
 		t.Errorf("bindPhone data %s", a.Data)
 	}
 	expect(t, "bindPhone empty", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{}`)), 200, 401, "参数不对")
-	expect(t, "bindPhone iv only", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"iv":"AAAA"}`)), 200, 401, "参数不对")
-	expect(t, "bindPhone junk", e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"encryptedData":"AAAA","iv":"AAAA"}`)), 200, 402, "参数值不对")
+	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"iv":"AAAA"}`))
+	expect(t, "bindPhone iv only", a, 200, 401, "参数不对")
+	expectField(t, "bindPhone iv only", a, "encryptedData")
+	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"encryptedData":"AAAA","iv":"AAAA"}`))
+	expect(t, "bindPhone junk", a, 200, 402, "参数值不对")
+	expectField(t, "bindPhone junk", a, "encryptedData")
 
 	expect(t, "logout", e.do(t, "POST", "/wx/auth/logout", tok, nil), 200, 0, "成功")
 	expect(t, "info after logout", e.do(t, "GET", "/wx/auth/info", tok, nil), 200, 501, "请登录")

@@ -104,7 +104,7 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 	case errors.As(err, &bad):
 		return ErrnoBadArgument, MsgBadArgument, fieldData(bad.Field)
 	case errors.Is(err, storage.ErrNotImage):
-		return ErrnoBadArgument, MsgBadArgument, fieldData("file")
+		return ErrnoBadArgument, MsgBadArgument, fieldData(UploadField)
 	case errors.As(err, &upstream):
 		if upstream.Answered {
 			return ErrnoUpstream, MsgUpstream, map[string]any{"wxErrcode": upstream.Errcode, "wxErrmsg": upstream.Errmsg}
@@ -122,16 +122,17 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 	return ErrnoInternal, MsgInternal, nil
 }
 
-// fieldData is the data of a 401 or 402: {"field": name} when the
-// argument is known (SPEC §3), else nil.
+// fieldData is the data of a 401 or 402 (SPEC §3): {"field": name}
+// naming what was wrong, or nothing when the request as a whole was (an
+// empty or malformed body).
 func fieldData(name string) any {
 	if name == "" {
 		return nil
 	}
-	return fieldErr{Field: name}
+	return fieldJSON{Field: name}
 }
 
-type fieldErr struct {
+type fieldJSON struct {
 	Field string `json:"field"`
 }
 
@@ -148,8 +149,21 @@ func accountMsg(err error) string {
 
 // WriteError writes the envelope for err (always HTTP 200) and logs what
 // only the server log may know: internal failures in detail, WeChat
-// failures redacted.
+// failures redacted. A client that hung up is no failure of ours: when
+// the request's context is canceled, nothing is written, the error is
+// logged at DEBUG only, and the RequestInfo says ClientGone (the request
+// log's 499).
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if r.Context().Err() != nil {
+		if ri := RequestInfoFrom(r.Context()); ri != nil {
+			ri.ClientGone = true
+		}
+		if logger != nil {
+			// What was in flight when the client left, for whoever looks.
+			logger.DebugContext(r.Context(), "client gone", "route", r.Pattern, "err", wechat.Redact(err.Error()))
+		}
+		return
+	}
 	errno, msg, data := ErrorErrno(err)
 	if logger != nil {
 		switch errno {
@@ -194,14 +208,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return &auth.BadArgumentError{Reason: "body unreadable"}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &auth.MissingArgumentError{Field: "body"}
+		return &auth.MissingArgumentError{}
 	}
 	if !utf8.Valid(body) {
 		return &auth.BadArgumentError{Reason: "invalid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		return &auth.BadArgumentError{Reason: "malformed JSON or wrong types"}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			// The decoder names the field by its JSON path ("userInfo.gender").
+			return &auth.BadArgumentError{Field: typeErr.Field, Reason: "wrong type"}
+		}
+		return &auth.BadArgumentError{Reason: "malformed JSON"}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &auth.BadArgumentError{Reason: "data after the JSON value"}

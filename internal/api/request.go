@@ -18,6 +18,9 @@ type RequestInfo struct {
 	Errno   int
 	HasBody bool // an envelope was written
 	UserID  int64
+	// ClientGone: the client hung up before its answer (WriteError saw
+	// the request's context canceled), so none was written.
+	ClientGone bool
 
 	hasClient bool // Client was computed (the zero Addr is a valid answer)
 }

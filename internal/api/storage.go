@@ -18,7 +18,11 @@ const MaxImage = 2 << 20
 // multipartSlack is what multipart framing may add around the file.
 const multipartSlack = 16 << 10
 
-var errImageTooBig = &auth.BadArgumentError{Field: "file", Reason: "over 2 MiB"}
+// UploadField is the multipart field of an upload, and data.field of every
+// 401 and 402 about it.
+const UploadField = "file"
+
+var errImageTooBig = &auth.BadArgumentError{Field: UploadField, Reason: "over 2 MiB"}
 
 func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxImage+multipartSlack)
@@ -51,22 +55,22 @@ func readFilePart(r *http.Request) ([]byte, error) {
 			return nil, errImageTooBig
 		}
 		if r.ContentLength == 0 {
-			return nil, &auth.MissingArgumentError{Field: "file"}
+			return nil, &auth.MissingArgumentError{Field: UploadField}
 		}
-		return nil, &auth.BadArgumentError{Reason: "not a multipart/form-data body"}
+		return nil, &auth.BadArgumentError{Field: UploadField, Reason: "not a multipart/form-data body"}
 	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, &auth.MissingArgumentError{Field: "file"}
+			return nil, &auth.MissingArgumentError{Field: UploadField}
 		}
 		if err != nil {
 			if isTooBig(err) {
 				return nil, errImageTooBig
 			}
-			return nil, &auth.BadArgumentError{Reason: "malformed multipart body"}
+			return nil, &auth.BadArgumentError{Field: UploadField, Reason: "malformed multipart body"}
 		}
-		if part.FormName() != "file" {
+		if part.FormName() != UploadField {
 			continue
 		}
 		data, err := io.ReadAll(io.LimitReader(part, MaxImage+1))
@@ -74,13 +78,13 @@ func readFilePart(r *http.Request) ([]byte, error) {
 			if isTooBig(err) {
 				return nil, errImageTooBig
 			}
-			return nil, &auth.BadArgumentError{Reason: "malformed multipart body"}
+			return nil, &auth.BadArgumentError{Field: UploadField, Reason: "malformed multipart body"}
 		}
 		if len(data) > MaxImage {
 			return nil, errImageTooBig
 		}
 		if len(data) == 0 {
-			return nil, &auth.MissingArgumentError{Field: "file"}
+			return nil, &auth.MissingArgumentError{Field: UploadField}
 		}
 		return data, nil
 	}

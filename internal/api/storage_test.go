@@ -113,10 +113,14 @@ func TestUploadRejects(t *testing.T) {
 		if c.r.Status != 200 || c.r.Errno != c.errno {
 			t.Errorf("%s: %d %s", c.name, c.r.Status, c.r.Body)
 		}
+		// SPEC §3: a 401 or 402 about an upload names the form field.
+		if (c.errno == 401 || c.errno == 402) && c.name != "hostile host" {
+			expectField(t, c.name, c.r, "file")
+		}
 	}
 	req := httptest.NewRequest("POST", "/wx/storage/upload", strings.NewReader("not multipart"))
 	req.Header.Set(api.TokenHeader, tok)
-	if r := e.send(req); r.Errno != 402 {
+	if r := e.send(req); r.Errno != 402 || string(r.Data) != `{"field":"file"}` {
 		t.Errorf("not multipart: %s", r.Body)
 	}
 }

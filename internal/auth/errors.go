@@ -28,12 +28,21 @@ func IsAccountState(err error) bool {
 	return errors.Is(err, ErrAccountDisabled) || errors.Is(err, ErrAccountCancelled) || errors.Is(err, ErrAccountDeleted)
 }
 
-// MissingArgumentError: a required argument is absent (errno 401).
+// MissingArgumentError: a required argument is absent (errno 401). Field
+// is the JSON field (or "file", the upload's form field) the client
+// sees in data.field; empty when no one field is (an empty body).
 type MissingArgumentError struct{ Field string }
 
-func (e *MissingArgumentError) Error() string { return "missing argument " + e.Field }
+func (e *MissingArgumentError) Error() string {
+	if e.Field == "" {
+		return "missing argument"
+	}
+	return "missing argument " + e.Field
+}
 
 // BadArgumentError: an argument is malformed or out of range (errno 402).
+// Field is as MissingArgumentError's; empty when the body as a whole is
+// malformed.
 type BadArgumentError struct {
 	Field  string
 	Reason string

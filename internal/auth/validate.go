@@ -97,7 +97,8 @@ func NormalizeProfile(p Profile) (Profile, error) {
 // nickname. At least one field must be given.
 func NormalizeProfileUpdate(u ProfileUpdate) (ProfileUpdate, error) {
 	if u.Nickname == nil && u.Avatar == nil && u.Gender == nil {
-		return ProfileUpdate{}, &MissingArgumentError{Field: "nickname, avatar or gender"}
+		// No one field is missing: the request names none (no data.field).
+		return ProfileUpdate{}, &MissingArgumentError{}
 	}
 	out := ProfileUpdate{Gender: u.Gender}
 	if u.Nickname != nil {

@@ -2,9 +2,11 @@
 // of every command is one row of Settings (flag, OA_* variable, YAML key,
 // default, usage); commands register their flags from it and read the
 // environment and the YAML file only through Set.Resolve, in order of
-// precedence: flag, environment, file, default. The YAML file may be the
-// seed's Spring application.yml: only keys under "oa" are read, everything
-// else (spring.*, ...) is ignored.
+// precedence: flag, environment (for a secret, also the file its
+// OA_<NAME>_FILE names), file, default. The YAML file may be the seed's
+// Spring application.yml: keys under "oa" are read (and an unknown one is
+// an error), spring.datasource names the database when nothing else does,
+// and everything else (server.*, logging.*, ...) is ignored.
 package config
 
 import (

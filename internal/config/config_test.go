@@ -237,6 +237,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(seedYAML))
 	f.Add([]byte("oa: {wx: {app-id: [1, {a: b}]}}"))
 	f.Add([]byte("&a [*a, *a]"))
+	f.Add([]byte(springYAML))
+	f.Add([]byte("oa:\n  tokne-ttl: 1\nspring:\n  datasource:\n    url: jdbc:mariadb://[::1]/x?sslMode=trust\n    username: u\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.yml", data)
 		if err != nil {
@@ -244,6 +246,16 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, k := range []string{"oa.wx.app-id", "oa.db", "oa.trusted-proxy", "a.b.c"} {
 			file.Lookup(k)
+		}
+		_ = file.CheckKeys([]string{"oa.addr", "oa.wx.app-id", "oa.wx.apps"})
+		// A hostile spring.datasource: an error or a DSN, never a panic;
+		// its errors never hold the password.
+		ds, ok, err := file.SpringDataSource()
+		if pw, _ := file.Lookup(springPasswordKey); err != nil && len(pw) > 3 && strings.Contains(err.Error(), pw) {
+			t.Fatalf("error shows the password: %v", err)
+		}
+		if ok && err == nil && !strings.HasPrefix(ds.DSN, "mysql://") {
+			t.Fatalf("DSN %q", ds.DSN)
 		}
 	})
 }

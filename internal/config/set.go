@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,9 +36,10 @@ type Set struct {
 }
 
 type binding struct {
-	s    *Setting
-	flag *pflag.Flag
-	src  Source
+	s     *Setting
+	flag  *pflag.Flag
+	src   Source
+	where string // the source as a user names it: "--addr", "OA_ADDR", "app.yml: oa.addr"
 }
 
 // For starts the set of settings of command (a path such as "sessions
@@ -69,7 +72,7 @@ func (s *Set) bind(name string, define func(fs *pflag.FlagSet, r *Setting)) {
 	if r.Hidden {
 		f.Hidden = true
 	}
-	s.bound = append(s.bound, &binding{s: r, flag: f, src: FromDefault})
+	s.bound = append(s.bound, &binding{s: r, flag: f, src: FromDefault, where: defaultWhere(r)})
 }
 
 // help is the flag's usage with the setting's other two names, so that
@@ -131,10 +134,16 @@ func (s *Set) Duration(name string, p *time.Duration) {
 }
 
 // Resolve fills every bound setting the command line left alone: from the
-// environment (getenv), else from the YAML file named by the "config"
-// setting (its flag, else its variable), else the default stays. Call it
-// once, after the flags are parsed. A malformed value is an error that
-// names its source and, unless the setting is secret, the value.
+// environment (getenv; for a secret, also the file its OA_<NAME>_FILE
+// names), else from the YAML file named by the "config" setting (its flag,
+// else its variable), else the default stays. Call it once, after the flags
+// are parsed. A malformed value, or a key under oa: that no setting has, is
+// an error that names its source and, unless the setting is secret, the
+// value.
+//
+// When the command takes --db and no source named a database, the file's
+// spring.datasource (the seed's Spring layout) names it; its
+// serverTimezone then becomes the default of --time-zone.
 func (s *Set) Resolve(getenv func(string) string) error {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -149,9 +158,15 @@ func (s *Set) Resolve(getenv func(string) string) error {
 			if file, err = Load(path); err != nil {
 				return err
 			}
+			if err := file.CheckKeys(s.knownKeys()); err != nil {
+				return err
+			}
 		}
 	}
-	return s.resolveWith(getenv, file)
+	if err := s.resolveWith(getenv, file); err != nil {
+		return err
+	}
+	return s.resolveSpring(file)
 }
 
 // resolveWith resolves every setting but the file's name from getenv and
@@ -170,27 +185,39 @@ func (s *Set) resolveWith(getenv func(string) string, file *File) error {
 
 func (s *Set) resolveOne(b *binding, getenv func(string) string, file *File) error {
 	if !b.s.NoFlag && b.flag.Changed {
-		b.src = FromFlag
+		b.src, b.where = FromFlag, "--"+b.s.Name
 		return nil
 	}
-	var val, where string
-	var src Source
-	if v := envValue(b.s, getenv); v != "" {
-		val, where, src = v, b.s.Env, FromEnv
-	} else if v, ok, err := file.lookupSetting(b.s); err != nil {
-		return fmt.Errorf("%s: %s: %w", file.Path, b.s.YAML, err)
-	} else if ok {
+	val, where, err := envValue(b.s, getenv)
+	if err != nil {
+		return err
+	}
+	src := FromEnv
+	if where == "" {
+		// An empty value in the file counts as unset, as an empty variable
+		// does: `db: ""` must not hide spring.datasource or the default's
+		// warning.
+		v, ok, err := file.lookupSetting(b.s)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", file.Path, b.s.YAML, err)
+		}
+		if !ok || v == "" {
+			return nil
+		}
 		val, where, src = v, file.Path+": "+b.s.YAML, FromFile
-	} else {
-		return nil
 	}
+	return b.set(val, where, src)
+}
+
+// set gives b the value val from the source where.
+func (b *binding) set(val, where string, src Source) error {
 	if err := b.flag.Value.Set(val); err != nil {
 		if b.s.Secret {
 			return fmt.Errorf("%s: invalid value", where)
 		}
 		return fmt.Errorf("%s: invalid value %q: %w", where, val, err)
 	}
-	b.src = src
+	b.src, b.where = src, where
 	return nil
 }
 
@@ -206,13 +233,109 @@ func (f *File) lookupSetting(r *Setting) (string, bool, error) {
 	return v, ok, nil
 }
 
-// envValue is the setting's variable; an empty one counts as unset, so that
-// `OA_DB= oactl ...` falls through to the file and the default.
-func envValue(r *Setting, getenv func(string) string) string {
-	if r.Env == "" {
-		return ""
+// resolveSpring applies the file's spring.datasource to --db and
+// --time-zone when no source gave them a value (see Resolve).
+func (s *Set) resolveSpring(file *File) error {
+	db := s.find("db")
+	if file == nil || db == nil || db.src != FromDefault {
+		return nil
 	}
-	return getenv(r.Env)
+	ds, ok, err := file.SpringDataSource()
+	if err != nil || !ok {
+		return err
+	}
+	where := file.Path + ": " + springURLKey
+	if err := db.set(ds.DSN, where, FromFile); err != nil {
+		return err
+	}
+	if tz := s.find("time-zone"); tz != nil && tz.src == FromDefault && ds.TimeZone != "" {
+		return tz.set(ds.TimeZone, where+" (serverTimezone)", FromFile)
+	}
+	return nil
+}
+
+// knownKeys are the YAML keys of every setting oactl has (one file serves
+// every command, so a key another command reads is not a typo) and of
+// this set's table, plus the keys read and ignored.
+func (s *Set) knownKeys() []string {
+	keys := append(Settings.yamlKeys(), s.table.yamlKeys()...)
+	return append(keys, IgnoredKeys...)
+}
+
+// yamlKeys are the table's YAML keys.
+func (t Table) yamlKeys() []string {
+	var keys []string
+	for _, r := range t {
+		if r.YAML != "" {
+			keys = append(keys, r.YAML)
+		}
+	}
+	return keys
+}
+
+// MaxSecretFileSize bounds a file named by an OA_<NAME>_FILE variable.
+const MaxSecretFileSize = 64 << 10
+
+// envValue is the setting's variable, where names it ("" when unset: an
+// empty variable counts as unset, so that `OA_DB= oactl ...` falls through
+// to the file and the default). A secret may instead come from the file
+// named by the variable with _FILE appended (Docker's and Kubernetes'
+// secrets); setting both is an error, because which one wins would be a
+// guess that could silently pick a stale secret.
+func envValue(r *Setting, getenv func(string) string) (val, where string, err error) {
+	if r.Env == "" {
+		return "", "", nil
+	}
+	val = getenv(r.Env)
+	if !r.Secret {
+		if val == "" {
+			return "", "", nil
+		}
+		return val, r.Env, nil
+	}
+	fileVar := r.Env + "_FILE"
+	path := getenv(fileVar)
+	switch {
+	case path != "" && val != "":
+		return "", "", fmt.Errorf("%s and %s are both set: set one of them", r.Env, fileVar)
+	case val != "":
+		return val, r.Env, nil
+	case path == "":
+		return "", "", nil
+	}
+	val, err = readSecretFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", fileVar, err)
+	}
+	return val, fileVar + " (" + path + ")", nil
+}
+
+// readSecretFile reads a secret file, dropping one trailing newline ("\n"
+// or "\r\n", as `echo` and editors leave it). Errors never quote the
+// content.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > MaxSecretFileSize {
+		return "", fmt.Errorf("%s is larger than %d bytes", path, MaxSecretFileSize)
+	}
+	v := string(data)
+	if strings.HasSuffix(v, "\r\n") {
+		v = v[:len(v)-2]
+	} else if strings.HasSuffix(v, "\n") {
+		v = v[:len(v)-1]
+	}
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return v, nil
 }
 
 func (s *Set) find(name string) *binding {
@@ -232,4 +355,22 @@ func (s *Set) Source(name string) Source {
 		return b.src
 	}
 	return 0
+}
+
+// Where names the source of the bound setting name's value the way a user
+// would look for it: "--addr", "OA_ADDR", "OA_DB_FILE (/run/secrets/db)",
+// "app.yml: oa.addr"; a default is named by its flag ("--addr"), or its
+// variable for a setting without one. Errors about a value start with it.
+func (s *Set) Where(name string) string {
+	if b := s.find(name); b != nil {
+		return b.where
+	}
+	return "--" + name
+}
+
+func defaultWhere(r *Setting) string {
+	if r.NoFlag {
+		return r.Env
+	}
+	return "--" + r.Name
 }

@@ -65,6 +65,8 @@ var (
 	// each take --db themselves, so that each is a command of its own.
 	databaseCmds = []string{cmdServe, cmdDev, cmdMigrate, cmdSessions, cmdSessionsList, cmdSessionsRevoke, cmdSessionsPurge, cmdSessionsRekey}
 	configCmds   = append(append([]string{}, databaseCmds...), cmdMockwx, cmdMockwxOpenID)
+	// The commands that write a log.
+	logCmds = []string{cmdServe, cmdDev, cmdMockwx, cmdMigrate}
 )
 
 // Settings is every setting of every command: the flags are registered
@@ -85,7 +87,7 @@ var Settings = Table{
 	{Name: "addr", Env: "OA_ADDR", YAML: "oa.addr", Default: "127.0.0.1:8080", Commands: serveAndDev,
 		Usage: "address the login server listens on (host:port)"},
 	{Name: "db", Env: "OA_DB", YAML: "oa.db", Default: "sqlite:oactl.db", Commands: databaseCmds, Secret: true,
-		Usage: "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (see docs/STORAGE.md)"},
+		Usage: "database: sqlite:PATH, mysql://user:pass@host:port/db or a go-sql-driver DSN (see docs/STORAGE.md); with --config, spring.datasource when no source names one; a password belongs in OA_DB, not the flag"},
 	{Name: "wx-base-url", Env: "OA_WX_BASE_URL", YAML: "oa.wx.base-url", Default: "https://api.weixin.qq.com", Commands: serveAndDev,
 		Usage: "WeChat API base URL (dev: its own mockwx unless set); https unless loopback, because the secret travels in the query"},
 	{Name: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id", Commands: []string{cmdServe},
@@ -112,12 +114,20 @@ var Settings = Table{
 		Usage: "absolute base URL of upload URLs, e.g. https://oa.example.com (default: from the request's Host)"},
 	{Name: "shutdown-timeout", Env: "OA_SHUTDOWN_TIMEOUT", YAML: "oa.shutdown-timeout", Default: "10s", Commands: serveAndDev,
 		Usage: "how long in-flight requests get to finish on SIGINT/SIGTERM"},
-	{Name: "session-key-secret", Env: "OA_SESSION_KEY_SECRET", YAML: "oa.session-key-secret", Commands: []string{cmdServe, cmdDev, cmdSessionsRekey}, Secret: true,
-		Usage: "encrypt stored session_keys; NEW,OLD,...: the first seals, all open (rotation)"},
+	{Name: "session-key-secret", NoFlag: true, Env: "OA_SESSION_KEY_SECRET", YAML: "oa.session-key-secret", Commands: []string{cmdServe, cmdDev, cmdSessionsRekey}, Secret: true,
+		Usage: "encrypt stored session_keys; NEW,OLD,...: the first seals, all open (rotation); no flag, so it never shows in ps"},
 	{Name: "session-retention", Env: "OA_SESSION_RETENTION", YAML: "oa.session-retention", Default: "720h", Commands: serveAndDev,
 		Usage: "how long expired sessions are kept before serve deletes them"},
+	{Name: "metrics-addr", Env: "OA_METRICS_ADDR", YAML: "oa.metrics.addr", Commands: serveAndDev,
+		Usage: "serve GET /metrics on its own listener at this host:port, and not on --addr (default: on --addr)"},
 	{Name: "purge-interval", Env: "OA_PURGE_INTERVAL", YAML: "oa.purge-interval", Default: "1h", Commands: serveAndDev, Hidden: true,
 		Usage: "how often serve deletes expired sessions past retention (at least 1s)"},
+
+	// Logs, of every command that writes one.
+	{Name: "log-format", Env: "OA_LOG_FORMAT", YAML: "oa.log.format", Default: "text", Commands: logCmds,
+		Usage: "log lines as text (key=value) or json (one object per line)"},
+	{Name: "log-level", Env: "OA_LOG_LEVEL", YAML: "oa.log.level", Default: "info", Commands: logCmds,
+		Usage: "least severe level logged: debug, info, warn or error (the line per request is info)"},
 
 	// dev's mockwx and mockwx itself: one address, so that one environment
 	// or file describes `oactl dev` and `oactl serve` + `oactl mockwx`
@@ -130,10 +140,10 @@ var Settings = Table{
 	// mockwx.
 	{Name: "appid", Env: "OA_WX_APP_ID", YAML: "oa.wx.app-id", Commands: []string{cmdMockwx},
 		Usage: "an appid accepted (repeatable; default: any); helpers default to the first"},
-	{Name: "secret", Env: "OA_WX_APP_SECRET", YAML: "oa.wx.app-secret", Commands: []string{cmdMockwx}, Secret: true,
-		Usage: "the secret of the --appid in the same position (repeatable; default: any secret)"},
-	{Name: "app", Env: "OA_WX_APPS", YAML: "oa.wx.apps", Commands: []string{cmdMockwx}, Secret: true, Pair: appPair,
-		Usage: "an app accepted with its secret, APPID=SECRET (repeatable; serve's oa.wx.apps)"},
+	{Name: "app-secret", NoFlag: true, Env: "OA_WX_APP_SECRET", YAML: "oa.wx.app-secret", Commands: []string{cmdMockwx}, Secret: true,
+		Usage: "the secrets accepted, one per --appid in the same order, or one for every appid (default: any); no flag, so it never shows in ps"},
+	{Name: "apps", NoFlag: true, Env: "OA_WX_APPS", YAML: "oa.wx.apps", Commands: []string{cmdMockwx}, Secret: true, Pair: appPair,
+		Usage: "more apps accepted with their secrets, APPID=SECRET,... (serve's oa.wx.apps; YAML: a list of {app-id, app-secret})"},
 	{Name: "seed", Env: "OA_SEED", YAML: "oa.mockwx.seed", Default: "oactl", Commands: []string{cmdMockwx, cmdMockwxOpenID},
 		Usage: "seed of mockwx's openids, unionids and session keys"},
 	{Name: "unionid", Env: "OA_UNIONID", YAML: "oa.mockwx.unionid", Default: "false", Commands: []string{cmdMockwx},
@@ -142,6 +152,8 @@ var Settings = Table{
 		Usage: "how long a code stays usable; used codes are remembered twice as long"},
 	{Name: "journal-size", Env: "OA_JOURNAL_SIZE", YAML: "oa.mockwx.journal-size", Default: "1000", Commands: []string{cmdMockwx},
 		Usage: "requests kept by /__mock/journal (1 to 1000000)"},
+	{Name: "script", Env: "OA_SCRIPT", YAML: "oa.mockwx.script", Commands: []string{cmdMockwx},
+		Usage: "YAML file of per-user behaviours, phone numbers and faults applied at start (docs/MOCKWX.md)"},
 	{Name: "allow-remote", Env: "OA_ALLOW_REMOTE", YAML: "oa.mockwx.allow-remote", Default: "false", Commands: []string{cmdMockwx},
 		Usage: "allow listening on a non-loopback address (mockwx accepts any secret)"},
 

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite docs/CONFIG.md's settings table
 // historicalEnv are the variables that do not follow the flag's name: the
 // names SPEC §8 keeps, and mockwx's address, which is dev's --mockwx-addr
 // (OA_ADDR is serve's; one environment must not put both on one port).
-// OA_WX_APPS (SPEC §10) is serve's --apps and mockwx's --app alike.
+// OA_WX_APPS (SPEC §10) is serve's and mockwx's "apps" alike.
 var historicalEnv = map[string]bool{"OA_WX_APP_ID": true, "OA_WX_APP_SECRET": true, "OA_MOCKWX_ADDR": true, "OA_WX_APPS": true}
 
 func TestSettingsTableIsWellFormed(t *testing.T) {
@@ -144,7 +144,11 @@ func markdownTable(t Table) string {
 		if s.Secret {
 			meaning += "; secret: never echoed"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", flag, code(s.Env), code(s.YAML), code(s.Default),
+		env := code(s.Env)
+		if s.Secret {
+			env += " or " + code(s.Env+"_FILE")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", flag, env, code(s.YAML), code(s.Default),
 			strings.Join(s.Commands, ", "), strings.ReplaceAll(meaning, "|", `\|`))
 	}
 	return b.String()

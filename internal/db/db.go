@@ -17,8 +17,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	_ "github.com/go-sql-driver/mysql" // driver "mysql"
-	_ "modernc.org/sqlite"             // driver "sqlite", pure Go
+	"github.com/go-sql-driver/mysql" // driver "mysql"
+	_ "modernc.org/sqlite"           // driver "sqlite", pure Go
 )
 
 // Options tune Open. The zero value is usable.
@@ -27,27 +27,35 @@ type Options struct {
 	// in (the Java backend wrote local time). Default time.Local.
 	TimeZone *time.Location
 	Logger   *slog.Logger
+	// NoCreate: a SQLite file that does not exist is a *NotExistError
+	// rather than a new database (for commands that only read).
+	NoCreate bool
+	// OnClose runs after Close has closed the connections.
+	OnClose func()
 }
 
 // DB is an open oactl database. It is safe for concurrent use.
 type DB struct {
-	cfg Config
-	w   *sqlx.DB // writes (SQLite: the single writer connection)
-	r   *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
-	loc *time.Location
-	log *slog.Logger
+	cfg     Config
+	w       *sqlx.DB // writes (SQLite: the single writer connection)
+	r       *sqlx.DB // reads (SQLite: a separate read-only pool; MySQL: == w)
+	loc     *time.Location
+	log     *slog.Logger
+	onClose func()
 	// sleep waits between retries; replaceable in tests.
 	sleep func(context.Context, time.Duration) error
 }
 
 // Open connects to the database named by dsn (see ParseDSN). It does not
-// migrate. A SQLite file is created on first use.
+// migrate. A SQLite file is created on first use unless opts.NoCreate.
+// A database that cannot be reached or refuses the connection is a
+// *ConnectError.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx, onClose: opts.OnClose}
 	if d.loc == nil {
 		d.loc = time.Local
 	}
@@ -56,7 +64,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	switch cfg.Dialect {
 	case SQLite:
-		err = d.openSQLite(ctx)
+		err = d.openSQLite(ctx, opts.NoCreate)
 	case MySQL:
 		err = d.openMySQL(ctx)
 	default:
@@ -68,7 +76,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-func (d *DB) openSQLite(ctx context.Context) error {
+func (d *DB) openSQLite(ctx context.Context, noCreate bool) error {
+	if err := checkSQLiteFile(d.cfg.Path, noCreate); err != nil {
+		return err
+	}
 	w, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
@@ -99,10 +110,13 @@ func (d *DB) openSQLite(ctx context.Context) error {
 }
 
 func (d *DB) openMySQL(ctx context.Context) error {
-	x, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN)
+	cfg := d.cfg.MySQL.Clone()
+	cfg.Logger = driverLogger{d.log}
+	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, cfg.Passwd))
 	}
+	x := sqlx.NewDb(sql.OpenDB(conn), d.cfg.DriverName)
 	x.SetMaxOpenConns(32)
 	// As many idle as open: under load a smaller idle pool closes and
 	// reopens connections on every burst (seen in a serve CPU profile).
@@ -112,7 +126,7 @@ func (d *DB) openMySQL(ctx context.Context) error {
 	x.SetConnMaxIdleTime(time.Minute)
 	if err := x.PingContext(ctx); err != nil {
 		x.Close()
-		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, d.cfg.MySQL.Passwd))
+		return mysqlConnectError(d.cfg, err)
 	}
 	d.w, d.r = x, x
 	return nil
@@ -123,6 +137,9 @@ func (d *DB) Close() error {
 	err := d.w.Close()
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())
+	}
+	if d.onClose != nil {
+		d.onClose()
 	}
 	return err
 }

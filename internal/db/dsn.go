@@ -85,12 +85,38 @@ func ParseDSN(dsn string) (Config, error) {
 		return parseSQLite(dsn[len("sqlite:"):])
 	case strings.HasPrefix(lower, "mysql://"):
 		return parseMySQLURL(dsn)
+	case strings.HasPrefix(lower, "mariadb://"):
+		// MariaDB speaks MySQL's protocol; the name is what its users write.
+		return parseMySQLURL("mysql://" + dsn[len("mariadb://"):])
 	case strings.HasPrefix(lower, "mysql:"):
 		return Config{}, errors.New(`database DSN: a MySQL URL starts with "mysql://"`)
-	case strings.Contains(dsn, "/"):
+	case strings.HasPrefix(lower, "jdbc:"):
+		return Config{}, errors.New(`database DSN: a JDBC URL: write it as mysql://user:pass@host:port/db (a spring.datasource in --config is converted for you)`)
+	}
+	if scheme, ok := urlScheme(dsn); ok {
+		return Config{}, fmt.Errorf("database DSN: unsupported scheme %q: oactl speaks MySQL and MariaDB (mysql://user:pass@host:port/db) and SQLite (sqlite:PATH)", scheme)
+	}
+	if strings.Contains(dsn, "/") {
 		return parseMySQLDriverDSN(dsn)
 	}
 	return Config{}, errors.New(`database DSN: want "sqlite:PATH", "mysql://user:pass@host:port/db" or "user:pass@tcp(host:port)/db"`)
+}
+
+// urlScheme returns the scheme of a "scheme://..." value (RFC 3986's
+// letters), which a go-sql-driver DSN never starts with: its user name
+// may not contain ':' followed by "//" before the '@'.
+func urlScheme(dsn string) (string, bool) {
+	i := strings.Index(dsn, "://")
+	if i <= 0 {
+		return "", false
+	}
+	for j, c := range dsn[:i] {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (j == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", false
+		}
+	}
+	return strings.ToLower(dsn[:i]), true
 }
 
 func parseSQLite(path string) (Config, error) {

@@ -152,3 +152,34 @@ func FuzzParseDSN(f *testing.F) {
 		}
 	})
 }
+
+// TestParseDSNNamesWhatIsWrong: other databases' URLs and a JDBC URL get
+// a message that says what oactl speaks, not a driver parse error.
+func TestParseDSNNamesWhatIsWrong(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db":         `unsupported scheme "postgres"`,
+		"postgresql://u:pw@h/db":            `unsupported scheme "postgresql"`,
+		"sqlserver://u:pw@h/db":             `unsupported scheme "sqlserver"`,
+		"redis://h:6379/0":                  `unsupported scheme "redis"`,
+		"jdbc:mysql://h:3306/oa":            "a JDBC URL",
+		"JDBC:postgresql://h/db":            "a JDBC URL",
+		"mysql+tcp://u:pw@h/db":             `unsupported scheme "mysql+tcp"`,
+		"u:p://w@tcp(h:3306)/db":            "", // a password with :// in a driver DSN is not a scheme
+		"mariadb://oa:pw@127.0.0.1:3306/oa": "", // MariaDB's name for the same protocol
+		"MariaDB://oa:pw@127.0.0.1:3306/oa": "",
+		"u:pw@unix(/tmp/mysql.sock)/db":     "",
+		"sqlite:///var/lib/oactl/oactl.db":  "",
+	} {
+		_, err := ParseDSN(in)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("ParseDSN(%q): %v", in, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("ParseDSN(%q) = %v, want %q", in, err, want)
+		}
+	}
+	c, err := ParseDSN("mariadb://oa:pw@127.0.0.1:3306/oa")
+	if err != nil || c.Dialect != MySQL || c.MySQL.DBName != "oa" || c.MySQL.Passwd != "pw" {
+		t.Fatalf("mariadb://: %+v %v", c, err)
+	}
+}

@@ -1,6 +1,7 @@
 package mockwx
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -140,6 +141,87 @@ func BenchmarkCodeMemory(b *testing.B) {
 		b.ReportMetric(at1M/1024, "heapKiB@1M")
 		b.ReportMetric(at1M/at10k, "ratio")
 		b.ReportMetric(float64(s.codes.len()), "codes-remembered")
+		runtime.KeepAlive(s)
+	}
+}
+
+func liveHeap() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
+}
+
+// TestBehavioursAreBounded gives the cap of 1,000,000 users a behaviour,
+// logs the live heap they take, and checks that the next user is refused
+// over HTTP with a clear error while known users can still change.
+func TestBehavioursAreBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills the behaviour table")
+	}
+	s := New(Config{AppID: "wxbench"})
+	base := liveHeap()
+	s.mu.Lock()
+	for i := range maxBehaviours {
+		s.setBehaviour("u"+strconv.Itoa(i), Behaviour{Errcode: 40226, RiskRank: i % 5, StickySessionKey: i%2 == 0})
+	}
+	s.mu.Unlock()
+	used := liveHeap() - base
+	t.Logf("%d users with a behaviour: %.1f MiB of live heap, %.1f bytes a user", maxBehaviours, used/(1<<20), used/maxBehaviours)
+	if used/maxBehaviours > 64 {
+		t.Errorf("%.1f bytes a user, want at most 64", used/maxBehaviours)
+	}
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return rec
+	}
+	if rec := do("PUT", "/__mock/users/newcomer", `{"errcode":-1}`); rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "too many users") {
+		t.Errorf("PUT beyond the cap: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("PUT", "/__mock/users/u7", `{"riskRank":4}`); rec.Code != 200 {
+		t.Errorf("PUT a known user at the cap: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("GET", "/sns/jscode2session?appid=wxbench&secret=s&js_code=u3.1", ""); !strings.Contains(rec.Body.String(), "code blocked") {
+		t.Errorf("a blocked user among a million: %s", rec.Body)
+	}
+	do("DELETE", "/__mock/users/u8", "")
+	if rec := do("PUT", "/__mock/users/newcomer", `{"errcode":-1}`); rec.Code != 200 {
+		t.Errorf("PUT after a DELETE made room: %d %s", rec.Code, rec.Body)
+	}
+	runtime.KeepAlive(s)
+}
+
+func TestScriptFaultsAreApplied(t *testing.T) {
+	sc, err := ParseScript("s.yaml", []byte("faults: {errorRate: 0.25, errcode: 45011, latencyMs: 100, jitterMs: 50, seed: 18446744073709551615}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Script: sc})
+	if want := (Faults{ErrorRate: 0.25, Errcode: 45011, LatencyMs: 100, JitterMs: 50, Seed: 1<<64 - 1}); s.faults != want {
+		t.Errorf("faults %+v, want %+v", s.faults, want)
+	}
+}
+
+// BenchmarkBehaviourMemory gives 1,000,000 users a behaviour through
+// PUT /__mock/users/{user} and reports the live heap they take.
+func BenchmarkBehaviourMemory(b *testing.B) {
+	for range b.N {
+		s := New(Config{})
+		base := liveHeap()
+		req := httptest.NewRequest(http.MethodPut, "/", nil)
+		for i := range 1_000_000 {
+			req.URL.Path = "/__mock/users/user" + strconv.Itoa(i)
+			req.Body = io.NopCloser(strings.NewReader(`{"errcode":40226,"riskRank":3,"stickySessionKey":true}`))
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("user %d: %d %s", i, rec.Code, rec.Body)
+			}
+		}
+		used := liveHeap() - base
+		b.ReportMetric(used/(1<<20), "heapMiB@1M")
+		b.ReportMetric(used/1_000_000, "bytes/user")
 		runtime.KeepAlive(s)
 	}
 }

@@ -22,6 +22,21 @@ type JournalEntry struct {
 	Errcode int       `json:"errcode"`
 	Ms      int64     `json:"ms"`
 	Note    string    `json:"note,omitempty"`
+
+	api string // the route's api name, for filters
+}
+
+// journalFilter selects entries: by api (the route path's last segment),
+// user and time (at or after since); zero fields match everything.
+type journalFilter struct {
+	api, user string
+	since     time.Time
+}
+
+func (f journalFilter) match(e *JournalEntry) bool {
+	return (f.api == "" || e.api == f.api) &&
+		(f.user == "" || e.User == f.user) &&
+		(f.since.IsZero() || !e.Time.Before(f.since))
 }
 
 // journal is a ring buffer of the newest entries.
@@ -30,12 +45,16 @@ type journal struct {
 	entries []JournalEntry
 	next    int
 	full    bool
+	dropped time.Time // the newest entry the ring overwrote since it was cleared
 }
 
 func newJournal(size int) *journal { return &journal{entries: make([]JournalEntry, size)} }
 
 func (j *journal) add(e JournalEntry) {
 	j.mu.Lock()
+	if j.full && j.entries[j.next].Time.After(j.dropped) {
+		j.dropped = j.entries[j.next].Time
+	}
 	j.entries[j.next] = e
 	j.next++
 	if j.next == len(j.entries) {
@@ -44,21 +63,32 @@ func (j *journal) add(e JournalEntry) {
 	j.mu.Unlock()
 }
 
-// list returns the entries, oldest first.
-func (j *journal) list() []JournalEntry {
+// list returns the entries f matches, oldest first, and whether they are
+// all there: false when the ring has overwritten an entry at or after
+// since (any entry if since is zero) since it was last cleared.
+func (j *journal) list(f journalFilter) ([]JournalEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make([]JournalEntry, 0, len(j.entries))
-	if j.full {
-		out = append(out, j.entries[j.next:]...)
+	out := make([]JournalEntry, 0, 16)
+	add := func(es []JournalEntry) {
+		for i := range es {
+			if f.match(&es[i]) {
+				out = append(out, es[i])
+			}
+		}
 	}
-	return append(out, j.entries[:j.next]...)
+	if j.full {
+		add(j.entries[j.next:])
+	}
+	add(j.entries[:j.next])
+	complete := !j.full || !f.since.IsZero() && j.dropped.Before(f.since)
+	return out, complete
 }
 
 func (j *journal) clear() {
 	j.mu.Lock()
 	clear(j.entries)
-	j.next, j.full = 0, false
+	j.next, j.full, j.dropped = 0, false, time.Time{}
 	j.mu.Unlock()
 }
 
@@ -95,7 +125,7 @@ type handlerFunc func(w *recorder, r *http.Request)
 
 // wrap adds what every request gets: a body cap, one log line and
 // (for journaled routes) a journal entry.
-func (s *Server) wrap(journaled bool, fn handlerFunc) http.Handler {
+func (s *Server) wrap(journaled bool, api string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -116,7 +146,7 @@ func (s *Server) wrap(journaled bool, fn handlerFunc) http.Handler {
 				s.journal.add(JournalEntry{
 					Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path,
 					AppID: rec.appid, User: rec.user, Status: status,
-					Errcode: rec.errcode, Ms: ms, Note: rec.note,
+					Errcode: rec.errcode, Ms: ms, Note: rec.note, api: api,
 				})
 			}
 			s.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "request",

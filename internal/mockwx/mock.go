@@ -6,8 +6,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/oactl/oactl/internal/wechat"
@@ -24,6 +26,14 @@ type Faults struct {
 	Seed      uint64  `json:"seed"`      // of the draws, so a run can be replayed
 }
 
+// check validates f as PUT /__mock/faults and a script's faults: do.
+func (f Faults) check() error {
+	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMs < 0 || f.LatencyMs > maxSlow || f.JitterMs < 0 || f.JitterMs > maxSlow {
+		return fmt.Errorf("errorRate must be 0..1, latencyMs and jitterMs 0..%d", maxSlow)
+	}
+	return nil
+}
+
 func (f Faults) active() bool { return f.ErrorRate > 0 || f.LatencyMs > 0 || f.JitterMs > 0 }
 
 func (f Faults) errcode() int {
@@ -33,10 +43,12 @@ func (f Faults) errcode() int {
 	return f.Errcode
 }
 
-func (s *Server) resetFaults() {
+func (s *Server) resetFaults() { s.setFaults(Faults{}) }
+
+func (s *Server) setFaults(f Faults) {
 	s.mu.Lock()
-	s.faults = Faults{}
-	s.faultRNG = mrand.New(mrand.NewPCG(0, 0))
+	s.faults = f
+	s.faultRNG = mrand.New(mrand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
 	s.mu.Unlock()
 }
 
@@ -132,10 +144,17 @@ func (s *Server) mockUser(w *recorder, r *http.Request) {
 		return
 	}
 	_, issued := s.sessionKeyOf(appid, user)
+	s.mu.Lock()
+	b := s.behaviourOf(user).unpack()
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"openid":           s.mac.openID(appid, user),
 		"unionid":          s.mac.unionID(user),
 		"sessionKeyIssued": issued,
+		"errcode":          b.Errcode,
+		"noUnionid":        b.NoUnionID,
+		"riskRank":         b.RiskRank,
+		"stickySessionKey": b.StickySessionKey,
 	})
 }
 
@@ -153,30 +172,46 @@ func (s *Server) mockPhone(w *recorder, r *http.Request) {
 		helperError(w, http.StatusBadRequest, "body must be a JSON object {phoneNumber, countryCode?} of at most %d bytes", maxBody)
 		return
 	}
-	if req.CountryCode == "" {
-		req.CountryCode = "86"
-	}
-	pure := strings.TrimPrefix(req.PhoneNumber, "+"+req.CountryCode)
-	if !digits(pure, 5, 15) || !digits(req.CountryCode, 1, 4) {
-		helperError(w, http.StatusBadRequest, "phoneNumber must be 5-15 digits (optionally +countryCode first), countryCode 1-4 digits")
+	p, err := parsePhone(req.PhoneNumber, req.CountryCode)
+	if err != nil {
+		helperError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	number := pure
-	if req.CountryCode != "86" {
-		number = "+" + req.CountryCode + pure
-	}
 	s.mu.Lock()
-	_, known := s.phones[user]
-	full := !known && len(s.phones) >= maxUsers
-	if !full {
-		s.phones[user] = phone{number: number, pure: pure, country: req.CountryCode}
-	}
+	ok := s.setPhone(user, p)
 	s.mu.Unlock()
-	if full {
+	if !ok {
 		helperError(w, http.StatusInsufficientStorage, "too many registered phones (%d)", maxUsers)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"phoneNumber": number, "purePhoneNumber": pure, "countryCode": req.CountryCode})
+	writeJSON(w, http.StatusOK, map[string]string{"phoneNumber": p.number, "purePhoneNumber": p.pure, "countryCode": p.country})
+}
+
+// parsePhone reads a phone number as PUT /__mock/phones and a script's
+// phones: take it.
+func parsePhone(number, country string) (phone, error) {
+	if country == "" {
+		country = "86"
+	}
+	pure := strings.TrimPrefix(number, "+"+country)
+	if !digits(pure, 5, 15) || !digits(country, 1, 4) {
+		return phone{}, fmt.Errorf("phoneNumber must be 5-15 digits (optionally +countryCode first), countryCode 1-4 digits")
+	}
+	full := pure
+	if country != "86" {
+		full = "+" + country + pure
+	}
+	return phone{number: full, pure: pure, country: country}, nil
+}
+
+// setPhone registers p for user and reports false when the table is
+// full; callers hold s.mu.
+func (s *Server) setPhone(user string, p phone) bool {
+	if _, known := s.phones[user]; !known && len(s.phones) >= maxUsers {
+		return false
+	}
+	s.phones[user] = p
+	return true
 }
 
 func digits(s string, lo, hi int) bool {
@@ -237,7 +272,7 @@ func (s *Server) mockEncrypt(w *recorder, r *http.Request) {
 			Country   string `json:"country"`
 			AvatarURL string `json:"avatarUrl"`
 			UnionID   string `json:"unionId,omitempty"`
-		}{s.mac.openID(appid, req.User), req.User, 0, "zh_CN", "", "", "", "", s.unionIfOn(req.User)})
+		}{s.mac.openID(appid, req.User), req.User, 0, "zh_CN", "", "", "", "", s.unionOf(req.User)})
 	case req.Kind == "phone":
 		s.mu.Lock()
 		p, registered := s.phones[req.User]
@@ -278,15 +313,62 @@ func (s *Server) mockEncrypt(w *recorder, r *http.Request) {
 	})
 }
 
-func (s *Server) unionIfOn(user string) string {
-	if !s.cfg.UnionID {
+// unionOf is the unionid WeChat gives user: none without --unionid or
+// with the user's noUnionid.
+func (s *Server) unionOf(user string) string {
+	s.mu.Lock()
+	no := s.behaviourOf(user).noUnionID()
+	s.mu.Unlock()
+	if !s.cfg.UnionID || no {
 		return ""
 	}
 	return s.mac.unionID(user)
 }
 
+// mockJournal is GET /__mock/journal?api=&user=&since=.
 func (s *Server) mockJournal(w *recorder, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.journal.list())
+	f, ok := s.journalFilter(w, r)
+	if !ok {
+		return
+	}
+	out, _ := s.journal.list(f)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// mockCalls is GET /__mock/calls?api=&user=&since=: {"count": N} of the
+// journal's matching entries. "complete" is false when the journal has
+// dropped older entries that the filter might have matched (raise
+// --journal-size or DELETE /__mock/journal between tests).
+func (s *Server) mockCalls(w *recorder, r *http.Request) {
+	f, ok := s.journalFilter(w, r)
+	if !ok {
+		return
+	}
+	out, complete := s.journal.list(f)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "complete": complete})
+}
+
+func (s *Server) journalFilter(w *recorder, r *http.Request) (journalFilter, bool) {
+	q := parseQuery(r)
+	f := journalFilter{api: q.Get("api"), user: q.Get("user")}
+	if f.api != "" && !s.apis[f.api] {
+		names := make([]string, 0, len(s.apis))
+		for n := range s.apis {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		helperError(w, http.StatusBadRequest, "api must be one of %s", strings.Join(names, ", "))
+		return f, false
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			helperError(w, http.StatusBadRequest, "since must be an RFC 3339 time such as 2026-01-02T03:04:05Z")
+			return f, false
+		}
+		f.since = t
+	}
+	return f, true
 }
 
 func (s *Server) mockJournalClear(w *recorder, r *http.Request) {
@@ -301,14 +383,11 @@ func (s *Server) mockFaultsSet(w *recorder, r *http.Request) {
 		helperError(w, http.StatusBadRequest, "body must be a JSON object {errorRate, errcode, latencyMs, jitterMs, seed}")
 		return
 	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMs < 0 || f.LatencyMs > maxSlow || f.JitterMs < 0 || f.JitterMs > maxSlow {
-		helperError(w, http.StatusBadRequest, "errorRate must be 0..1, latencyMs and jitterMs 0..%d", maxSlow)
+	if err := f.check(); err != nil {
+		helperError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	s.mu.Lock()
-	s.faults = f
-	s.faultRNG = mrand.New(mrand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
-	s.mu.Unlock()
+	s.setFaults(f)
 	writeJSON(w, http.StatusOK, f)
 }
 

@@ -23,6 +23,12 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/__mock/users/alice"},
 	{"PUT", "/__mock/phones/alice"},
 	{"POST", "/__mock/encrypt"},
+	{"GET", "/wxa/resetusersessionkey"},
+	{"POST", "/wxa/getuserriskrank"},
+	{"PUT", "/__mock/users/alice"},
+	{"DELETE", "/__mock/users/alice"},
+	{"GET", "/__mock/journal"},
+	{"GET", "/__mock/calls"},
 }
 
 // FuzzMockwxRequest: any query and body on any of mockwx's routes gets an
@@ -40,6 +46,12 @@ func FuzzMockwxRequest(f *testing.F) {
 	f.Add(uint8(8), "", []byte(`{"user":"alice","kind":"phone","data":{"x":1}}`))
 	f.Add(uint8(7), "", []byte(`{"phoneNumber":"+86 138"}`))
 	f.Add(uint8(2), "", []byte(`{"grant_type":"client_credential","appid":"wxAPP","secret":"s3cret"}`))
+	f.Add(uint8(2), "", []byte(`{"grant_type":"client_credential","appid":"wxAPP","secret":"s3cret","force_refresh":true}`))
+	f.Add(uint8(9), "access_token=x&openid=o&signature=s&sig_method=hmac_sha256", []byte(`{"openid":"o"}`))
+	f.Add(uint8(10), "access_token=x", []byte(`{"appid":"wxAPP","openid":"o","scene":0,"client_ip":"1.2.3.4"}`))
+	f.Add(uint8(11), "", []byte(`{"errcode":40226,"noUnionid":true,"riskRank":3,"stickySessionKey":true}`))
+	f.Add(uint8(13), "api=jscode2session&user=alice&since=2026-01-02T03:04:05Z", []byte(nil))
+	f.Add(uint8(14), "api=nope&since=x", []byte(nil))
 	f.Fuzz(func(t *testing.T, route uint8, query string, body []byte) {
 		// slow<ms>~ sleeps for real and drop~ needs a real connection:
 		// both are covered by mockwx's own tests.
@@ -58,6 +70,9 @@ func FuzzMockwxRequest(f *testing.F) {
 		}
 		if strings.Contains(query, "garbage") || strings.Contains(query, "http") {
 			return
+		}
+		if rec.Code == http.StatusNoContent && rec.Body.Len() == 0 {
+			return // DELETE helpers
 		}
 		if !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s?%s: not JSON: %q", rt.method, rt.path, query, rec.Body)

@@ -1,15 +1,19 @@
 // Package mockwx is an offline fake of WeChat's mini-program server API
 // for testers and for `oactl dev`: deterministic openids and session keys,
-// single-use codes, fault injection through code directives and test
-// helpers under /__mock/. See docs/MOCKWX.md.
+// single-use codes, access tokens with WeChat's hand-over rules, fault
+// injection through code directives, per-user behaviours that last, a
+// YAML script of them applied at start, and test helpers under /__mock/
+// (journal, call counts). See docs/MOCKWX.md.
 package mockwx
 
 import (
 	"crypto/rand"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,7 +30,6 @@ const (
 	maxBody  = 64 << 10 // request bodies of POST/PUT endpoints
 	maxUsers = 100_000  // remembered session keys and registered phones
 	maxApps  = 10_000   // appids holding access tokens
-	tokenTTL = 7200 * time.Second
 )
 
 // Config configures a Server. The zero value works: any appid and secret
@@ -43,6 +46,9 @@ type Config struct {
 	// Apps are more apps accepted besides AppID, each with its secret (""
 	// accepts any); the helpers still default to AppID.
 	Apps []App
+	// Script is applied when the server starts (--script FILE; see
+	// LoadScript). nil: none.
+	Script *Script
 }
 
 // App is one mini-program mockwx accepts.
@@ -56,33 +62,31 @@ type Server struct {
 	mux  *http.ServeMux
 	rand io.Reader // for open-data ivs
 
-	mu       sync.Mutex
-	codes    *codeStore
-	users    map[string]*userEntry // by openid
-	userFIFO []string              // openids in first-login order, for eviction
-	phones   map[string]phone      // by user
-	tokens   map[string]tokenEntry // by access token
-	apps     map[string]*appTokens // by appid
-	tokenSeq uint64
-	mintSeq  uint64
-	faults   Faults
-	faultRNG *mrand.Rand
-	journal  *journal
+	mu         sync.Mutex
+	codes      *codeStore
+	users      map[string]*userEntry // by openid
+	userFIFO   []string              // openids in first-login order, for eviction
+	phones     map[string]phone      // by user
+	behaviours map[uint64]behaviour  // by behaviourKey(user)
+	hseed      maphash.Seed
+	tokens     map[string]tokenEntry // by access token
+	apps       map[string]*appTokens // by appid
+	tokenSeq   uint64
+	mintSeq    uint64
+	riskSeq    uint64
+	faults     Faults
+	faultRNG   *mrand.Rand
+	journal    *journal
+	apis       map[string]bool // the names /__mock/journal and /__mock/calls filter on
 }
 
 type userEntry struct {
 	appid, user string
 	sessionKey  string
+	issued      int64 // Unix ns when sessionKey was issued (stickySessionKey)
 }
 
 type phone struct{ number, pure, country string }
-
-type tokenEntry struct {
-	appid string
-	exp   time.Time
-}
-
-type appTokens struct{ normal, stable string }
 
 // New returns a Server for cfg, with defaults filled in.
 func New(cfg Config) *Server {
@@ -102,17 +106,22 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:     cfg,
-		mac:     newMacer(cfg.Seed),
-		rand:    rand.Reader,
-		codes:   newCodeStore(cfg.CodeTTL),
-		users:   make(map[string]*userEntry),
-		phones:  make(map[string]phone),
-		tokens:  make(map[string]tokenEntry),
-		apps:    make(map[string]*appTokens),
-		journal: newJournal(cfg.JournalSize),
+		cfg:        cfg,
+		mac:        newMacer(cfg.Seed),
+		rand:       rand.Reader,
+		codes:      newCodeStore(cfg.CodeTTL),
+		users:      make(map[string]*userEntry),
+		phones:     make(map[string]phone),
+		behaviours: make(map[uint64]behaviour),
+		hseed:      maphash.MakeSeed(),
+		tokens:     make(map[string]tokenEntry),
+		apps:       make(map[string]*appTokens),
+		journal:    newJournal(cfg.JournalSize),
 	}
 	s.resetFaults()
+	if cfg.Script != nil {
+		s.apply(cfg.Script)
+	}
 	s.routes()
 	return s
 }
@@ -120,20 +129,35 @@ func New(cfg Config) *Server {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	s.mux = m
+	s.apis = make(map[string]bool)
 	h := func(pattern string, journaled bool, fn handlerFunc) {
-		m.Handle(pattern, s.wrap(journaled, fn))
+		// A route's api is its path's last segment (jscode2session,
+		// stable_token, login), what the journal filters on.
+		api := pattern[strings.LastIndexByte(pattern, '/')+1:]
+		if strings.HasSuffix(api, "}") {
+			api = ""
+		}
+		if journaled && api != "" {
+			s.apis[api] = true
+		}
+		m.Handle(pattern, s.wrap(journaled, api, fn))
 	}
 	h("GET /sns/jscode2session", true, s.jscode2session)
 	h("GET /cgi-bin/token", true, s.cgiToken)
 	h("POST /cgi-bin/stable_token", true, s.stableToken)
 	h("GET /wxa/checksession", true, s.checkSession)
+	h("GET /wxa/resetusersessionkey", true, s.resetUserSessionKey)
+	h("POST /wxa/getuserriskrank", true, s.userRiskRank)
 	h("POST /wxa/business/getuserphonenumber", true, s.phoneNumber)
 	h("POST /__mock/login", true, s.mockLogin)
 	h("GET /__mock/users/{user}", true, s.mockUser)
+	h("PUT /__mock/users/{user}", true, s.mockUserPut)
+	h("DELETE /__mock/users/{user}", true, s.mockUserDelete)
 	h("PUT /__mock/phones/{user}", true, s.mockPhone)
 	h("POST /__mock/encrypt", true, s.mockEncrypt)
 	h("GET /__mock/journal", false, s.mockJournal)
 	h("DELETE /__mock/journal", false, s.mockJournalClear)
+	h("GET /__mock/calls", false, s.mockCalls)
 	h("PUT /__mock/faults", true, s.mockFaultsSet)
 	h("DELETE /__mock/faults", true, s.mockFaultsClear)
 	h("GET /__mock/healthz", false, s.mockHealthz)

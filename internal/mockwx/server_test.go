@@ -293,7 +293,7 @@ func TestDirectives(t *testing.T) {
 	if a := e.login(testApp, testSecret, code("err-1~")); a.Errcode != -1 || a.Errmsg != "system error" {
 		t.Errorf("err-1~: %s", a.Raw)
 	}
-	if a := e.login(testApp, testSecret, code("err40226~")); a.Errcode != 40226 || a.Errmsg != "high risk user" {
+	if a := e.login(testApp, testSecret, code("err40226~")); a.Errcode != 40226 || a.Errmsg != "code blocked" {
 		t.Errorf("err40226~: %s", a.Raw)
 	}
 	if a := e.login(testApp, testSecret, code("http502~")); a.Status != 502 {

@@ -2,14 +2,11 @@ package mockwx
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -25,14 +22,16 @@ var errmsgs = map[int]string{
 	40029: "invalid code",
 	40125: "invalid appsecret",
 	40163: "code been used",
-	40226: "high risk user",
+	40226: "code blocked",
 	41001: "access_token missing",
 	41002: "appid missing",
 	41004: "appsecret missing",
 	41008: "missing code",
 	42001: "access_token expired",
+	45009: "reach max api daily quota limit",
 	45011: "api minute-quota reach limit  mustslower  retry next minute",
 	47001: "data format error",
+	87008: "invalid sig_method",
 	87009: "invalid signature",
 }
 
@@ -242,6 +241,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	k := keyOf("code", "", code)
 	s.mu.Lock()
 	e := s.codes.use(k, now)
+	beh := s.behaviourOf(pc.user)
 	s.mu.Unlock()
 	if e != 0 {
 		wxError(w, ctText, e)
@@ -251,6 +251,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	if !ok {
 		return
 	}
+	a.orBehaviour(beh)
 	if a.garbage || a.errcode != 0 || a.status != http.StatusOK {
 		finish(w, a, ctText, nil)
 		return
@@ -258,14 +259,14 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	openid := s.mac.openID(appid, pc.user)
 	key := s.mac.sessionKey(appid, code)
 	s.mu.Lock()
-	s.setSessionKey(openid, appid, pc.user, key)
+	key = s.setSessionKey(openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
 	s.mu.Unlock()
 	b := make([]byte, 0, 128)
 	b = append(b, `{"session_key":"`...)
 	b = append(b, key...)
 	b = append(b, `","openid":"`...)
 	b = append(b, openid...)
-	if s.cfg.UnionID {
+	if s.cfg.UnionID && !beh.noUnionID() {
 		b = append(b, `","unionid":"`...)
 		b = append(b, s.mac.unionID(pc.user)...)
 	}
@@ -273,20 +274,34 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	writeRaw(w, http.StatusOK, ctText, b)
 }
 
-// setSessionKey keeps the newest session_key of a user; the oldest users
-// are forgotten beyond maxUsers. Callers hold s.mu.
-func (s *Server) setSessionKey(openid, appid, user, key string) {
+// orBehaviour lets a user's errcode answer a code whose directives left
+// the answer a success: a code's own err~, http~ and garbage~ win.
+func (a *answer) orBehaviour(b behaviour) {
+	if b.errcode != 0 && a.errcode == 0 && !a.garbage {
+		a.errcode = int(b.errcode)
+	}
+}
+
+// setSessionKey makes key the newest session_key of a user, unless sticky
+// and the current one was issued less than stickyWindow ago, and returns
+// the key to answer. The oldest users are forgotten beyond maxUsers.
+// Callers hold s.mu.
+func (s *Server) setSessionKey(openid, appid, user, key string, now int64, sticky bool) string {
 	if u, ok := s.users[openid]; ok {
-		u.sessionKey = key
-		return
+		if sticky && now-u.issued < int64(stickyWindow) {
+			return u.sessionKey
+		}
+		u.sessionKey, u.issued = key, now
+		return key
 	}
 	for len(s.users) >= maxUsers && len(s.userFIFO) > 0 {
 		delete(s.users, s.userFIFO[0])
 		s.userFIFO[0] = ""
 		s.userFIFO = s.userFIFO[1:]
 	}
-	s.users[openid] = &userEntry{appid: appid, user: user, sessionKey: key}
+	s.users[openid] = &userEntry{appid: appid, user: user, sessionKey: key, issued: now}
 	s.userFIFO = append(s.userFIFO, openid)
+	return key
 }
 
 // sessionKeyOf returns the newest session_key of user under appid.
@@ -300,160 +315,12 @@ func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 	return u.sessionKey, true
 }
 
-// newToken mints an access token; callers hold s.mu.
-func (s *Server) newToken(appid, kind string, now time.Time) string {
-	s.tokenSeq++
-	sum := s.mac.sum("access_token\n", appid, "\n", kind, "\n",
-		strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.tokenSeq, 10))
-	tok := base64.RawURLEncoding.EncodeToString(sum)
-	s.tokens[tok] = tokenEntry{appid: appid, exp: now.Add(tokenTTL)}
-	return tok
-}
-
-// appTokensOf returns appid's token slots, making room when too many
-// appids have asked; callers hold s.mu.
-func (s *Server) appTokensOf(appid string) *appTokens {
-	a, ok := s.apps[appid]
-	if !ok {
-		if len(s.apps) >= maxApps {
-			clear(s.apps)
-			clear(s.tokens)
-		}
-		a = &appTokens{}
-		s.apps[appid] = a
-	}
-	return a
-}
-
-func tokenBody(tok string, expires time.Duration) []byte {
-	b, _ := json.Marshal(map[string]any{"access_token": tok, "expires_in": int64(expires / time.Second)})
-	return b
-}
-
-// cgiToken is GET /cgi-bin/token: every call mints a new token and the
-// previous one of the app stops working, as WeChat's normal tokens do.
-func (s *Server) cgiToken(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
-		return
-	}
-	q := parseQuery(r)
-	appid := q.Get("appid")
-	w.appid = appid
-	if q.Get("grant_type") != "client_credential" {
-		wxError(w, ctJSON, 40002)
-		return
-	}
-	if e := s.checkApp(appid, q.Get("secret")); e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	now := s.now()
-	s.mu.Lock()
-	a := s.appTokensOf(appid)
-	delete(s.tokens, a.normal)
-	a.normal = s.newToken(appid, "normal", now)
-	tok := a.normal
-	s.mu.Unlock()
-	writeRaw(w, http.StatusOK, ctJSON, tokenBody(tok, tokenTTL))
-}
-
-// stableToken is POST /cgi-bin/stable_token: the same token until it
-// expires (expires_in counts down), a new one with force_refresh.
-func (s *Server) stableToken(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
-		return
-	}
-	var req struct {
-		GrantType    string `json:"grant_type"`
-		AppID        string `json:"appid"`
-		Secret       string `json:"secret"`
-		ForceRefresh bool   `json:"force_refresh"`
-	}
-	if !decodeBody(w, r, &req) {
-		wxError(w, ctJSON, 47001)
-		return
-	}
-	w.appid = req.AppID
-	if req.GrantType != "client_credential" {
-		wxError(w, ctJSON, 40002)
-		return
-	}
-	if e := s.checkApp(req.AppID, req.Secret); e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	now := s.now()
-	s.mu.Lock()
-	a := s.appTokensOf(req.AppID)
-	t, ok := s.tokens[a.stable]
-	if !ok || req.ForceRefresh || !now.Before(t.exp) {
-		delete(s.tokens, a.stable)
-		a.stable = s.newToken(req.AppID, "stable", now)
-		t = s.tokens[a.stable]
-	}
-	tok := a.stable
-	s.mu.Unlock()
-	writeRaw(w, http.StatusOK, ctJSON, tokenBody(tok, t.exp.Sub(now)))
-}
-
-// tokenApp checks an access token and returns its appid, or the errcode.
-func (s *Server) tokenApp(tok string) (string, int) {
-	if tok == "" {
-		return "", 41001
-	}
-	s.mu.Lock()
-	t, ok := s.tokens[tok]
-	s.mu.Unlock()
-	switch {
-	case !ok:
-		return "", 40001
-	case !s.now().Before(t.exp):
-		return "", 42001
-	}
-	return t.appid, 0
-}
-
-// checkSession is GET /wxa/checksession: the signature is
-// hex(HMAC-SHA256(key = the user's newest session_key, message = "")).
-func (s *Server) checkSession(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
-		return
-	}
-	q := parseQuery(r)
-	appid, e := s.tokenApp(q.Get("access_token"))
-	if e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	w.appid = appid
-	s.mu.Lock()
-	u, ok := s.users[q.Get("openid")]
-	var key string
-	if ok && u.appid == appid {
-		key = u.sessionKey
-		w.user = u.user
-	}
-	s.mu.Unlock()
-	m := hmac.New(sha256.New, []byte(key))
-	want := hex.EncodeToString(m.Sum(nil))
-	if key == "" || q.Get("sig_method") != "hmac_sha256" || !hmac.Equal([]byte(want), []byte(q.Get("signature"))) {
-		wxError(w, ctJSON, 87009)
-		return
-	}
-	wxError(w, ctJSON, 0)
-}
-
 // phoneNumber is POST /wxa/business/getuserphonenumber.
 func (s *Server) phoneNumber(w *recorder, r *http.Request) {
-	if !s.applyFaults(w, r, ctJSON) {
+	appid, ok := s.tokenCall(w, r)
+	if !ok {
 		return
 	}
-	appid, e := s.tokenApp(parseQuery(r).Get("access_token"))
-	if e != 0 {
-		wxError(w, ctJSON, e)
-		return
-	}
-	w.appid = appid
 	var req struct {
 		Code string `json:"code"`
 	}
@@ -473,8 +340,9 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 	w.user = pc.user
 	now := s.now()
 	s.mu.Lock()
-	e = s.codes.use(keyOf("phone", "", req.Code), now)
+	e := s.codes.use(keyOf("phone", "", req.Code), now)
 	p, registered := s.phones[pc.user]
+	beh := s.behaviourOf(pc.user)
 	s.mu.Unlock()
 	if e != 0 {
 		wxError(w, ctJSON, e)
@@ -484,6 +352,7 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 	if !ok {
 		return
 	}
+	a.orBehaviour(beh)
 	if !registered {
 		n := s.mac.phoneNumber(pc.user)
 		p = phone{number: n, pure: n, country: "86"}
@@ -517,6 +386,26 @@ func decodeBody(w *recorder, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// decodeStrict is decodeBody refusing any key but those named, spelled
+// exactly: encoding/json matches keys case-insensitively and skips
+// unknown ones, and a helper's typo ("errCode") must not be ignored.
+func decodeStrict(w *recorder, r *http.Request, v any, keys ...string) bool {
+	var raw json.RawMessage
+	if !decodeBody(w, r, &raw) {
+		return false
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return false
+	}
+	for k := range obj {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return json.Unmarshal(raw, v) == nil
 }
 
 func (s *Server) notFound(w *recorder, r *http.Request) {

@@ -20,6 +20,7 @@ import (
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/mockwx"
 	"github.com/oactl/oactl/internal/testutil"
+	"github.com/oactl/oactl/internal/testutil/apispec"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
@@ -60,6 +61,11 @@ func (c *e2eClient) call(method, path, token string, body any) (int, api.Envelop
 	defer resp.Body.Close()
 	var env api.Envelope
 	raw, _ := io.ReadAll(resp.Body)
+	if spec, err := apispec.Load(); err != nil {
+		c.t.Fatal(err)
+	} else if err := spec.Check(req, resp.StatusCode, resp.Header, raw); err != nil {
+		c.t.Errorf("an answer differs from docs/openapi.yaml: %v", err)
+	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		c.t.Fatalf("%s %s: %q", method, path, raw)
 	}

@@ -9,14 +9,19 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Listen opens a TCP listener on addr. setting names where the address
-// came from (a flag such as "--addr"), so that "address already in use"
-// tells the user what to change.
+// came from (a flag such as "--addr", or OA_ADDR, or a file's key), so
+// that "address already in use" tells the user what to change.
 func Listen(addr, setting string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: address already in use (another process listens there): stop it or choose another address", setting, addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", setting, addr, err)
 	}
@@ -54,6 +59,16 @@ type Lifecycle struct {
 	CutAtShutdown bool
 	// Jobs run beside the server and stop with it.
 	Jobs []Job
+	// Extra are more listeners served beside the main one, with the same
+	// timeouts, and shut down with it (serve's --metrics-addr). Serve
+	// closes them too.
+	Extra []Endpoint
+}
+
+// Endpoint is a listener and what it serves.
+type Endpoint struct {
+	Listener net.Listener
+	Handler  http.Handler
 }
 
 func (l *Lifecycle) logger() *slog.Logger {
@@ -63,24 +78,30 @@ func (l *Lifecycle) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Serve serves h on ln until ctx ends or the server fails, then shuts
-// down. It closes ln.
+// Serve serves h on ln, and each Extra endpoint, until ctx ends or one of
+// the servers fails, then shuts them all down. It closes every listener.
 func (l *Lifecycle) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	endpoints := append([]Endpoint{{Listener: ln, Handler: h}}, l.Extra...)
 	for _, j := range l.Jobs {
 		if j.Every <= 0 || j.Run == nil {
-			ln.Close()
+			for _, e := range endpoints {
+				e.Listener.Close()
+			}
 			return fmt.Errorf("server: a job needs Run and a positive interval, got %v", j.Every)
 		}
 	}
 	logger := l.logger()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      cmp.Or(l.WriteTimeout, DefaultWriteTimeout),
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	servers := make([]*http.Server, len(endpoints))
+	for i, e := range endpoints {
+		servers[i] = &http.Server{
+			Handler:           e.Handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      cmp.Or(l.WriteTimeout, DefaultWriteTimeout),
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
 	}
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	var jobs sync.WaitGroup
@@ -90,25 +111,45 @@ func (l *Lifecycle) Serve(ctx context.Context, ln net.Listener, h http.Handler) 
 		jobs.Go(func() { runJob(jobCtx, j) })
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(endpoints[i].Listener) }()
+	}
+	var failed error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		failed = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	timeout := l.ShutdownTimeout
-	logger.Info("shutting down", "addr", ln.Addr().String(), "timeout", timeout.String())
+	if failed == nil {
+		logger.Info("shutting down", "addr", ln.Addr().String(), "timeout", timeout.String())
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-		if !l.CutAtShutdown {
-			return fmt.Errorf("shutdown: in-flight requests did not finish within %v", timeout)
-		}
+	// The servers stop together, so that one slow answer does not cost
+	// the others' share of the timeout.
+	var stopping sync.WaitGroup
+	var unfinished atomic.Bool
+	for _, srv := range servers {
+		stopping.Go(func() {
+			if err := srv.Shutdown(sctx); err != nil {
+				_ = srv.Close()
+				unfinished.Store(true)
+			}
+		})
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
+	stopping.Wait()
+	if failed != nil {
+		return failed
+	}
+	if unfinished.Load() && !l.CutAtShutdown {
+		return fmt.Errorf("shutdown: in-flight requests did not finish within %v", timeout)
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
 	}
 	return nil
 }

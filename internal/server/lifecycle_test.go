@@ -204,3 +204,65 @@ func TestLifecycleServerFailureEndsServe(t *testing.T) {
 		t.Fatalf("err = %v, want the server's failure", err)
 	}
 }
+
+func TestLifecycleServesExtraEndpointsAndStopsThemTogether(t *testing.T) {
+	extra, err := Listen("127.0.0.1:0", "--metrics-addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extraBase := "http://" + extra.Addr().String()
+	l := &Lifecycle{Logger: quiet, ShutdownTimeout: time.Second, Extra: []Endpoint{{
+		Listener: extra,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "extra")
+		}),
+	}}}
+	base, stop := startLifecycle(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "main")
+	}))
+	for url, want := range map[string]string{base + "/": "main", extraBase + "/": "extra"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Errorf("%s answered %q, want %q", url, b, want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{base, extraBase} {
+		if _, err := http.Get(url + "/"); err == nil {
+			t.Errorf("%s still serving after Serve returned", url)
+		}
+	}
+}
+
+func TestLifecycleExtraFailureEndsServe(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0", "--addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := Listen("127.0.0.1:0", "--metrics-addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra.Close() // the extra server's Accept fails at once
+	l := &Lifecycle{Logger: quiet, Extra: []Endpoint{{Listener: extra, Handler: http.NotFoundHandler()}}}
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(context.Background(), ln, http.NotFoundHandler()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "http server") {
+			t.Fatalf("err = %v, want the extra server's failure", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve went on after an extra server failed")
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("the main listener was left open")
+	}
+}

@@ -34,6 +34,12 @@ type Config struct {
 	StorageDir     string
 	PublicURL      string
 	Now            func() time.Time
+	// Metrics is the registry the handler feeds; nil: a new one. serve
+	// shares it with the WeChat client (an Observer) and --metrics-addr.
+	Metrics *Metrics
+	// MetricsElsewhere leaves GET /metrics out of the handler: it is served
+	// on a listener of its own (--metrics-addr).
+	MetricsElsewhere bool
 }
 
 // maxLimiters caps the addresses the rate limiter tracks at once.
@@ -43,17 +49,25 @@ const maxLimiters = 100_000
 const readyTimeout = 2 * time.Second
 
 type server struct {
-	cfg     Config
-	log     *slog.Logger
-	metrics *metrics
-	limits  *limiters
-	idBase  string
-	idSeq   atomic.Uint64
-	handler http.Handler
+	cfg      Config
+	log      *slog.Logger
+	metrics  *Metrics
+	limits   *limiters
+	idBase   string
+	idSeq    atomic.Uint64
+	handler  http.Handler
+	patterns []string // every route registered, for RoutePatterns
 }
 
 // New returns the handler of `oactl serve`.
-func New(cfg Config) http.Handler {
+func New(cfg Config) http.Handler { return newServer(cfg).handler }
+
+// RoutePatterns lists every route pattern the handler of cfg registers
+// ("POST /wx/auth/login_by_weixin", "GET /healthz", ...): the OpenAPI
+// document's test holds it against docs/openapi.yaml.
+func RoutePatterns(cfg Config) []string { return newServer(cfg).patterns }
+
+func newServer(cfg Config) *server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -63,7 +77,10 @@ func New(cfg Config) http.Handler {
 	if cfg.StorageDir == "" {
 		cfg.StorageDir = storage.DefaultDir
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s.idBase = hex.EncodeToString(b[:])
@@ -72,6 +89,10 @@ func New(cfg Config) http.Handler {
 	}
 
 	mux := http.NewServeMux()
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.patterns = append(s.patterns, pattern)
+	}
 	apiOpts := api.Options{
 		TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger,
 		Files: &storage.Store{Dir: cfg.StorageDir}, PublicURL: cfg.PublicURL,
@@ -81,18 +102,17 @@ func New(cfg Config) http.Handler {
 		if rt.Pattern == api.PatternLogin && s.limits != nil {
 			h = s.rateLimit(h)
 		}
-		mux.Handle(rt.Pattern, h)
+		handle(rt.Pattern, h)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusOK, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.writeTo(w)
-	})
+	}))
+	handle("GET /readyz", http.HandlerFunc(s.readyz))
+	if !cfg.MetricsElsewhere {
+		handle("GET /metrics", s.metrics)
+	}
 	s.handler = s.observe(recoverer(s.log, api.EnvelopeRouting(mux)))
-	return s.handler
+	return s
 }
 
 func plain(w http.ResponseWriter, status int, body string) {
@@ -184,10 +204,13 @@ func (s *server) observe(next http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			status := sw.status
-			if status == 0 {
+			switch {
+			case ri.ClientGone && status == 0:
+				status = StatusClientClosed
+			case status == 0:
 				status = http.StatusOK
 			}
-			s.metrics.observe(route, status, d)
+			s.metrics.request(route, status, d)
 			if r.Pattern == api.PatternLogin && ri.HasBody {
 				s.metrics.login(ri.Errno)
 			}
@@ -204,6 +227,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 			}
 			if ri.UserID != 0 {
 				attrs = append(attrs, slog.Int64("user", ri.UserID))
+			}
+			if status == StatusClientClosed {
+				attrs = append(attrs, slog.String("outcome", "client closed the connection before the answer"))
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,10 +38,24 @@ type Client struct {
 	HTTP    *http.Client  // nil: a default client
 	Timeout time.Duration // per call
 	Now     func() time.Time
+	// Observer, when set, is told of every call (for metrics).
+	Observer Observer
 
 	mu       sync.Mutex
 	token    string
 	tokenExp time.Time // when to stop using token (before WeChat's expiry)
+}
+
+// Observer is told of each call a Client makes to WeChat, answered or
+// not, so that calls can be counted (phone-number calls cost money).
+// It sees neither the request nor the answer: api is the call's name
+// ("jscode2session", "stable_token", "getuserphonenumber"); errcode is
+// WeChat's errcode as text ("0" for success, an absent errcode counts
+// as 0) when it answered, else why it did not: "timeout", "canceled",
+// "http_<status>", "unreachable" or "malformed". Several goroutines may
+// call it at once.
+type Observer interface {
+	ObserveWeChatCall(api, errcode string, d time.Duration)
 }
 
 // SessionInfo is jscode2session's answer. SessionKey is a secret: never
@@ -241,6 +256,11 @@ type apiStatus struct {
 	Errmsg  string `json:"errmsg"`
 }
 
+// statusCarrier is every answer type: they all embed apiStatus.
+type statusCarrier interface{ status() apiStatus }
+
+func (s apiStatus) status() apiStatus { return s }
+
 func (s apiStatus) err() error {
 	if s.Errcode == 0 {
 		return nil
@@ -249,8 +269,50 @@ func (s apiStatus) err() error {
 }
 
 // call does one HTTP exchange and decodes the JSON answer into out,
-// whatever the Content-Type (WeChat says text/plain).
-func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body []byte, out any) error {
+// whatever the Content-Type (WeChat says text/plain), and tells the
+// Observer how it went.
+func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body []byte, out statusCarrier) error {
+	if c.Observer == nil {
+		return c.exchange(ctx, op, method, path, q, body, out)
+	}
+	start := time.Now()
+	err := c.exchange(ctx, op, method, path, q, body, out)
+	c.Observer.ObserveWeChatCall(op, callOutcome(err, out), time.Since(start))
+	return err
+}
+
+// callOutcome is the errcode label of a call (see Observer).
+func callOutcome(err error, out statusCarrier) string {
+	var he *httpStatusError
+	switch {
+	case err == nil:
+		return strconv.Itoa(out.status().Errcode)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &he):
+		return "http_" + strconv.Itoa(he.status)
+	case errors.Is(err, errMalformed):
+		return "malformed"
+	}
+	return "unreachable"
+}
+
+// httpStatusError: WeChat answered with an HTTP status other than 200.
+type httpStatusError struct {
+	op     string
+	status int
+}
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("wechat: %s: HTTP status %d", e.op, e.status)
+}
+
+// errMalformed marks an answer that is too large or not the JSON expected.
+var errMalformed = errors.New("malformed answer")
+
+func (c *Client) exchange(ctx context.Context, op, method, path string, q url.Values, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	u := strings.TrimRight(c.BaseURL, "/") + path
@@ -279,13 +341,13 @@ func (c *Client) call(ctx context.Context, op, method, path string, q url.Values
 		return transportError(ctx, op, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("wechat: %s: HTTP status %d", op, resp.StatusCode)
+		return &httpStatusError{op: op, status: resp.StatusCode}
 	}
 	if len(data) > maxAnswer {
-		return fmt.Errorf("wechat: %s: answer larger than %d bytes", op, maxAnswer)
+		return fmt.Errorf("wechat: %s: %w: larger than %d bytes", op, errMalformed, maxAnswer)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("wechat: %s: malformed answer (%d bytes): %w", op, len(data), errors.New(jsonErrorKind(err)))
+		return fmt.Errorf("wechat: %s: %w (%d bytes): %s", op, errMalformed, len(data), jsonErrorKind(err))
 	}
 	return nil
 }

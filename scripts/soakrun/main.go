@@ -113,8 +113,8 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	h.client = &http.Client{Timeout: clientTimeout, Transport: &http.Transport{
 		MaxIdleConns: 2 * o.users, MaxIdleConnsPerHost: 2 * o.users, IdleConnTimeout: 30 * time.Second,
 	}}
-	h.mock, err = startProc("mockwx", filepath.Join(o.work, "mockwx.log"), nil, o.oactl, "mockwx",
-		"--addr", mockAddr, "--appid", appID, "--secret", "soak-secret", "--journal-size", "100")
+	h.mock, err = startProc("mockwx", filepath.Join(o.work, "mockwx.log"), []string{"OA_WX_APP_SECRET=soak-secret"}, o.oactl, "mockwx",
+		"--addr", mockAddr, "--appid", appID, "--journal-size", "100")
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a session_key without the v1: seal. "+
 			"oactl serve seals only the keys of new logins: start it with a session-key secret, then run oactl sessions rekey "+
 			"with that secret to seal the keys already stored.", plain, sampled, keySample)
-		f.FixConfig = "# oactl serve: --session-key-secret, or in the environment:\nOA_SESSION_KEY_SECRET=<a long random secret, kept out of the repository>\n" +
+		f.FixConfig = "# oactl serve, in the environment (or OA_SESSION_KEY_SECRET_FILE naming a file that holds it):\nOA_SESSION_KEY_SECRET=<a long random secret, kept out of the repository>\n" +
 			"# then, with the same secret: oactl sessions rekey"
 	}
 	r.add(f)
