@@ -20,6 +20,7 @@ const (
 	PatternInfo      = "GET /wx/auth/info"
 	PatternProfile   = "POST /wx/auth/profile"
 	PatternLogout    = "POST /wx/auth/logout"
+	PatternCancel    = "POST /wx/auth/cancel"
 	PatternBindPhone = "POST /wx/auth/bindPhone"
 	PatternUpload    = "POST /wx/storage/upload"
 	PatternFetch     = "GET /wx/storage/fetch/{key}"
@@ -29,6 +30,11 @@ const (
 
 // TokenHeader carries the token of an authenticated request.
 const TokenHeader = "X-OA-Token"
+
+// TokenExpireHeader carries, on every answer to a request whose token
+// stays valid, the token's expiry after the request (SPEC §12), in the
+// tokenExpire layout: a renewal shows here.
+const TokenExpireHeader = "X-OA-Token-Expire"
 
 // TokenExpireLayout formats tokenExpire: seconds, no fraction, no offset,
 // in the configured zone.
@@ -73,7 +79,7 @@ type handlers struct {
 func Routes(svc *auth.Service, opts Options) []Route {
 	h := &handlers{svc: svc, opts: opts, log: opts.logger()}
 	authed := func(f func(http.ResponseWriter, *http.Request, auth.Session, auth.User)) http.Handler {
-		return RequireToken(svc, h.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return RequireToken(svc, h.log, opts.TimeZone, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sess, user, _ := FromContext(r.Context())
 			f(w, r, sess, user)
 		}))
@@ -83,11 +89,12 @@ func Routes(svc *auth.Service, opts Options) []Route {
 		{PatternInfo, authed(h.info)},
 		{PatternProfile, authed(h.profile)},
 		{PatternLogout, authed(h.logout)},
+		{PatternCancel, authed(h.cancel)},
 		{PatternBindPhone, authed(h.bindPhone)},
 	}
 	if opts.Files != nil {
 		routes = append(routes,
-			Route{PatternUpload, RequireToken(svc, h.log, http.HandlerFunc(h.upload))},
+			Route{PatternUpload, RequireToken(svc, h.log, opts.TimeZone, http.HandlerFunc(h.upload))},
 			Route{PatternFetch, http.HandlerFunc(h.fetch)},
 		)
 	}

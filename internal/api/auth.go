@@ -84,8 +84,10 @@ type infoData struct {
 	Mobile   string `json:"mobile"`
 }
 
-func (h *handlers) formatTime(t time.Time) string {
-	loc := h.opts.TimeZone
+func (h *handlers) formatTime(t time.Time) string { return formatTime(h.opts.TimeZone, t) }
+
+// formatTime is t in the tokenExpire layout in loc (nil: time.Local).
+func formatTime(loc *time.Location, t time.Time) string {
 	if loc == nil {
 		loc = time.Local
 	}
@@ -120,6 +122,19 @@ func (h *handlers) logout(w http.ResponseWriter, r *http.Request, s auth.Session
 		WriteError(w, r, h.log, err)
 		return
 	}
+	// The token is dead: it has no expiry left to announce.
+	w.Header().Del(TokenExpireHeader)
+	WriteOK(w, r, nil)
+}
+
+// cancel deletes the caller's account (SPEC §11). The body is optional
+// and ignored, so a mini-program may send the {} wx.request adds.
+func (h *handlers) cancel(w http.ResponseWriter, r *http.Request, _ auth.Session, u auth.User) {
+	if _, err := h.svc.Cancel(r.Context(), u.ID, auth.Audit{Actor: auth.ActorUser}); err != nil {
+		WriteError(w, r, h.log, err)
+		return
+	}
+	w.Header().Del(TokenExpireHeader)
 	WriteOK(w, r, nil)
 }
 
@@ -180,7 +195,10 @@ func FromContext(ctx context.Context) (auth.Session, auth.User, bool) {
 // RequireToken lets a request through only with a usable X-OA-Token;
 // otherwise it answers 501 (or 700 for a blocked account) without calling
 // next. Malformed values are refused without a database read.
-func RequireToken(svc *auth.Service, logger *slog.Logger, next http.Handler) http.Handler {
+//
+// The answer carries X-OA-Token-Expire, the session's expiry after this
+// request (renewed or not) in loc (nil: time.Local).
+func RequireToken(svc *auth.Service, logger *slog.Logger, loc *time.Location, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, user, err := svc.Authenticate(r.Context(), r.Header.Get(TokenHeader))
 		if err != nil {
@@ -190,6 +208,7 @@ func RequireToken(svc *auth.Service, logger *slog.Logger, next http.Handler) htt
 		if ri := RequestInfoFrom(r.Context()); ri != nil {
 			ri.UserID = user.ID
 		}
+		w.Header().Set(TokenExpireHeader, formatTime(loc, sess.ExpiresAt))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, &authed{sess, user})))
 	})
 }

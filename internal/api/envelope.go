@@ -29,6 +29,7 @@ const (
 	ErrnoInternal       = 502
 	ErrnoUpdateFailed   = 505
 	ErrnoAccountBlocked = 700
+	ErrnoPhoneTaken     = 705
 )
 
 // Errmsg texts, exactly as the mini-program and the seed know them.
@@ -46,6 +47,7 @@ const (
 	MsgDeleted      = "账号不可用：已删除"
 	MsgNotFound     = "接口不存在"
 	MsgMethod       = "请求方法不对"
+	MsgPhoneTaken   = "手机号已注册"
 )
 
 // Envelope is every /wx answer: HTTP 200 (except routing errors and a
@@ -116,6 +118,8 @@ func ErrorErrno(err error) (errno int, errmsg string, data any) {
 		return ErrnoUnauthorized, MsgUnauthorized, nil
 	case auth.IsAccountState(err):
 		return ErrnoAccountBlocked, accountMsg(err), nil
+	case errors.Is(err, auth.ErrPhoneTaken):
+		return ErrnoPhoneTaken, MsgPhoneTaken, nil
 	case errors.Is(err, auth.ErrNotFound):
 		return ErrnoUpdateFailed, MsgUpdateFailed, nil
 	}

@@ -121,6 +121,10 @@ type LoginRecord struct {
 	Profile    Profile   // filled into a new user; into a known one only where empty
 	IP         string    // the client address, for wx_user.last_login_ip
 	At         time.Time // the login time
+	// MaxSessions > 0: after the insert the user keeps at most this many
+	// unexpired, unrevoked sessions; the oldest others are revoked
+	// (reason "session limit") in the login's transaction.
+	MaxSessions int
 	// Session is the new session; the store sets ID and UserID.
 	Session Session
 }
@@ -156,14 +160,21 @@ type Store interface {
 	Login(ctx context.Context, rec LoginRecord) (User, Session, error)
 	// SessionByTokenHash returns a session and its user in one indexed read.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
-	// TouchSession sets last_seen_at.
-	TouchSession(ctx context.Context, sessionID int64, at time.Time) error
+	// TouchSession sets last_seen_at, and when expires is not zero moves
+	// expires_at to it (never backwards), in one statement.
+	TouchSession(ctx context.Context, sessionID int64, at, expires time.Time) error
 	// RevokeSession revokes one session if it is not revoked yet.
 	RevokeSession(ctx context.Context, sessionID int64, at time.Time, reason string) error
 	// UpdateProfile applies upd and returns the stored user.
 	UpdateProfile(ctx context.Context, userID int64, upd ProfileUpdate, at time.Time) (User, error)
-	// SetMobile stores a bound phone number.
+	// SetMobile stores a bound phone number, unless another user who is
+	// neither cancelled nor deleted has it: ErrPhoneTaken, nothing
+	// written. Concurrent binds of one number by two users cannot both
+	// succeed.
 	SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error
+	// CancelUser is the database part of Service.Cancel, in one
+	// transaction with its audit row.
+	CancelUser(ctx context.Context, userID int64, a Audit) (CancelResult, error)
 	// NewestSession returns the user's newest session made through one of
 	// appIDs ("" stands for sessions made before apps were recorded),
 	// revoked or not: its session_key is WeChat's one valid key for the

@@ -34,6 +34,9 @@ type Sealer interface {
 // Defaults of the service.
 const (
 	DefaultTokenTTL = 24 * time.Hour
+	// DefaultMaxAge is how long renewal may keep a session alive after
+	// its login (--token-max-age).
+	DefaultMaxAge = 30 * 24 * time.Hour
 	// TouchInterval is how stale last_seen_at may get: an authenticated
 	// request writes it at most this often per session.
 	TouchInterval = time.Minute
@@ -52,9 +55,19 @@ type Service struct {
 	// Apps are the other mini-programs of this backend, by appid; nil
 	// serves the default app only.
 	Apps     map[string]WeChat
-	Sealer   Sealer // nil stores session keys as they are
+	Sealer Sealer // nil stores session keys as they are
+	// TokenTTL is the idle timeout: a request made when less than half of
+	// it remains renews the session to now + TokenTTL (SPEC §12).
 	TokenTTL time.Duration
-	Now      func() time.Time
+	// MaxAge caps renewal: no session lives past its login + MaxAge
+	// (0: DefaultMaxAge; equal to TokenTTL turns renewal off).
+	MaxAge time.Duration
+	// MaxSessions is how many unexpired, unrevoked sessions a user may
+	// have; a login beyond it revokes the oldest (0: no limit).
+	MaxSessions int
+	// Files deletes a cancelled user's uploads; nil deletes none.
+	Files  UserFiles
+	Now    func() time.Time
 	Rand     io.Reader // token bytes; nil means crypto/rand
 	Logger   *slog.Logger
 }
@@ -132,6 +145,38 @@ func (s *Service) ttl() time.Duration {
 	return DefaultTokenTTL
 }
 
+func (s *Service) maxAge() time.Duration {
+	if s.MaxAge > 0 {
+		return s.MaxAge
+	}
+	return DefaultMaxAge
+}
+
+// expiry is a new session's expires_at: created + TokenTTL, within the
+// max age.
+func (s *Service) expiry(created time.Time) time.Time {
+	return created.Add(min(s.ttl(), s.maxAge()))
+}
+
+// renewal is the expires_at an authenticated request at now moves sess
+// to, or the zero time when it stays: only when less than half of the
+// TokenTTL remains, to now + TokenTTL, never past created + MaxAge, never
+// backwards.
+func (s *Service) renewal(sess Session, now time.Time) time.Time {
+	ttl := s.ttl()
+	if sess.ExpiresAt.Sub(now) >= ttl/2 {
+		return time.Time{}
+	}
+	to := now.UTC().Truncate(time.Second).Add(ttl)
+	if limit := sess.CreatedAt.Add(s.maxAge()); to.After(limit) {
+		to = limit
+	}
+	if !to.After(sess.ExpiresAt) {
+		return time.Time{}
+	}
+	return to
+}
+
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
@@ -205,16 +250,17 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		AppID:      appid,
 		OpenID:     info.OpenID,
 		UnionID:    info.UnionID,
-		DefaultApp: appid == s.AppID,
-		Profile:    profile,
-		IP:         in.IP,
-		At:         now,
+		DefaultApp:  appid == s.AppID,
+		Profile:     profile,
+		IP:          in.IP,
+		At:          now,
+		MaxSessions: s.MaxSessions,
 		Session: Session{
 			AppID:      appid,
 			TokenHash:  hash,
 			SessionKey: key,
 			CreatedAt:  utc,
-			ExpiresAt:  utc.Add(s.ttl()),
+			ExpiresAt:  s.expiry(utc),
 			LastSeenAt: utc,
 			IP:         in.IP,
 			UserAgent:  in.UserAgent,
@@ -259,7 +305,11 @@ func validTokenShape(token string) bool {
 
 // Authenticate resolves a token to its session and user with one indexed
 // read. It keeps no cache, so a revoke is seen at the next request, and
-// writes last_seen_at at most once a minute per session.
+// writes last_seen_at at most once a minute per session. That write also
+// carries the renewal (SPEC §12), so renewing costs no write of its own:
+// the returned session's ExpiresAt is the expiry after this request.
+// Only a session about to die before its next touch (a TokenTTL under
+// two minutes) is renewed off that beat.
 func (s *Service) Authenticate(ctx context.Context, token string) (Session, User, error) {
 	if !validTokenShape(token) {
 		return Session{}, User{}, ErrUnauthenticated
@@ -279,12 +329,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 		return Session{}, User{}, err
 	}
 	sess.AppID = s.sessionApp(sess)
-	if now.Sub(sess.LastSeenAt) >= TouchInterval {
-		// Last seen is bookkeeping: a failed write must not fail the request.
-		if err := s.Store.TouchSession(ctx, sess.ID, now.UTC()); err != nil {
+	renew := s.renewal(sess, now)
+	if now.Sub(sess.LastSeenAt) >= TouchInterval || (!renew.IsZero() && sess.ExpiresAt.Sub(now) < TouchInterval) {
+		// Last seen is bookkeeping: a failed write must not fail the
+		// request (the session keeps its old expiry, which is still ahead).
+		if err := s.Store.TouchSession(ctx, sess.ID, now.UTC(), renew); err != nil {
 			s.logger().WarnContext(ctx, "touch session", "session", sess.ID, "err", err)
 		} else {
 			sess.LastSeenAt = now.UTC()
+			if !renew.IsZero() {
+				sess.ExpiresAt = renew
+			}
 		}
 	}
 	return sess, user, nil
@@ -292,7 +347,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 
 // Logout revokes the session; its token answers 501 from then on.
 func (s *Service) Logout(ctx context.Context, sess Session) error {
-	err := s.Store.RevokeSession(ctx, sess.ID, s.now().UTC(), "logout")
+	err := s.Store.RevokeSession(ctx, sess.ID, s.now().UTC(), ReasonLogout)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -356,12 +411,44 @@ func pickMobile(phone, pure string) (string, error) {
 	return m, nil
 }
 
+// setMobile stores the number unless another live account has it
+// (ErrPhoneTaken, nothing written).
 func (s *Service) setMobile(ctx context.Context, u User, mobile string) error {
 	err := s.Store.SetMobile(ctx, u.ID, mobile, s.now().Truncate(time.Second))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrPhoneTaken) {
 		return fmt.Errorf("set mobile: %w", err)
 	}
 	return err
+}
+
+// Cancel deletes an account as SPEC §11 has it: in one store transaction
+// every session is revoked (reason "cancelled") and its session_key
+// erased, the identities deleted, the row anonymised and set to status 2,
+// and a row of oa_audit written (a.Actor: ActorUser for the user's own
+// cancel); then the user's uploaded files are deleted. The row stays,
+// since other tables may point at its id; a later login of the same
+// WeChat account makes a new user. Files that cannot be deleted now are
+// logged: no avatar points at them any more, so the upload collector
+// removes them after --upload-retention.
+func (s *Service) Cancel(ctx context.Context, userID int64, a Audit) (CancelResult, error) {
+	if a.At.IsZero() {
+		a.At = s.now().UTC().Truncate(time.Second)
+	}
+	res, err := s.Store.CancelUser(ctx, userID, a)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return CancelResult{}, err
+		}
+		return CancelResult{}, fmt.Errorf("cancel user %d: %w", userID, err)
+	}
+	if s.Files != nil {
+		n, err := s.Files.DeleteOwner(ctx, userID)
+		res.Files = n
+		if err != nil {
+			s.logger().WarnContext(ctx, "cancel: delete files (the upload collector retries)", "user", userID, "err", err)
+		}
+	}
+	return res, nil
 }
 
 // BindPhoneEncrypted binds a number from the legacy encrypted payload of

@@ -62,13 +62,20 @@ type SessionFilter struct {
 // from storage. internal/db implements it.
 type SessionLister interface {
 	ListSessions(ctx context.Context, f SessionFilter) ([]SessionRow, error)
+	// CountSessions counts the sessions f selects (its Limit and After
+	// are ignored).
+	CountSessions(ctx context.Context, f SessionFilter) (int64, error)
 	// RevokeSessions revokes the given sessions that are not yet revoked
-	// and returns how many it revoked.
-	RevokeSessions(ctx context.Context, ids []int64, at time.Time, reason string) (int64, error)
-	// RevokeUserSessions revokes every unrevoked session of a user.
-	RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error)
-	// PurgeExpiredSessions deletes sessions that expired before t.
-	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
+	// (revoke_reason a.Reason) and returns how many it revoked, with one
+	// audit row per user in the same transaction.
+	RevokeSessions(ctx context.Context, ids []int64, a Audit) (int64, error)
+	// RevokeUserSessions revokes every unrevoked session of a user, with
+	// its audit row.
+	RevokeUserSessions(ctx context.Context, userID int64, a Audit) (int64, error)
+	// PurgeSessions deletes sessions that expired before expiredBefore, a
+	// support action with its audit row (serve's own purge job writes
+	// none).
+	PurgeSessions(ctx context.Context, expiredBefore time.Time, a Audit) (int64, error)
 	// UserIdentities returns a user's identities, oldest first (none for
 	// a user that has not logged in since oactl recorded them).
 	UserIdentities(ctx context.Context, userID int64) ([]Identity, error)

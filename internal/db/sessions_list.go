@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/oactl/oactl/internal/auth"
 )
 
@@ -38,21 +40,9 @@ func likePattern(q string) string {
 	return "%" + r.Replace(q) + "%"
 }
 
-// ListSessions returns one keyset page of sessions with their user's
-// nickname and openid, ordered by f.Sort with the session id as the
-// tiebreak. f.After is the last row of the previous page. States are
-// computed at f.Now (the current time when zero).
-func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.SessionRow, error) {
-	now := f.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
-
+// sessionWhere is the WHERE of a listing or count of f at now, without
+// the keyset part.
+func (d *DB) sessionWhere(f auth.SessionFilter, now time.Time) ([]string, []any, error) {
 	var where []string
 	var args []any
 	nowArg := d.UTCTime(now)
@@ -67,7 +57,7 @@ func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.Ses
 	case auth.StateRevoked:
 		where = append(where, "s.revoked_at IS NOT NULL")
 	default:
-		return nil, fmt.Errorf("list sessions: unknown state %q", f.State)
+		return nil, nil, fmt.Errorf("unknown state %q", f.State)
 	}
 	if f.UserID != 0 {
 		where = append(where, "s.user_id = ?")
@@ -77,6 +67,52 @@ func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.Ses
 		w, a := d.searchClause(q)
 		where = append(where, w)
 		args = append(args, a...)
+	}
+	return where, args, nil
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// CountSessions counts the sessions f selects (Limit and After ignored):
+// the inspector's header. It reads the user table only when f searches.
+func (d *DB) CountSessions(ctx context.Context, f auth.SessionFilter) (int64, error) {
+	where, args, err := d.sessionWhere(f, orNow(f.Now))
+	if err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	q := `SELECT COUNT(*) FROM wx_session s`
+	if strings.TrimSpace(f.Search) != "" {
+		q += ` LEFT JOIN wx_user u ON u.id = s.user_id`
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	var n int64
+	if err := d.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// ListSessions returns one keyset page of sessions with their user's
+// nickname and openid, ordered by f.Sort with the session id as the
+// tiebreak. f.After is the last row of the previous page. States are
+// computed at f.Now (the current time when zero).
+func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.SessionRow, error) {
+	now := orNow(f.Now)
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	where, args, err := d.sessionWhere(f, now)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 
 	// Keyset: "after the previous page's last row" in the sort order. The
@@ -166,24 +202,16 @@ func (d *DB) UserIdentities(ctx context.Context, userID int64) ([]auth.Identity,
 }
 
 // searchClause matches q literally in the nickname or the openid, or
-// exactly as a user id. On MySQL the comparison is binary: under
-// utf8mb4_general_ci every 4-byte character (every emoji) equals every
-// other, so searching for one emoji would find them all. Nicknames are
-// lowered on both sides so ASCII and Latin letters still match in any
-// case, as SQLite's LIKE does for ASCII; openids are case-sensitive.
+// exactly as a user id.
 func (d *DB) searchClause(q string) (string, []any) {
-	var parts []string
-	var args []any
+	parts, args := d.textMatch("u.nickname", q, true)
 	if d.cfg.Dialect == MySQL {
-		parts = append(parts,
-			"LOWER(u.nickname) COLLATE utf8mb4_bin LIKE ? ESCAPE '"+likeEscape+"'",
-			"u.weixin_openid COLLATE utf8mb4_bin LIKE ? ESCAPE '"+likeEscape+"'")
-		args = append(args, likePattern(strings.ToLower(q)), likePattern(q))
+		parts = append(parts, "u.weixin_openid COLLATE utf8mb4_bin LIKE ? ESCAPE '"+likeEscape+"'")
+		args = append(args, likePattern(q))
 	} else {
-		// SQLite: LIKE folds ASCII case only and compares everything else
-		// by code point; instr is exact, for the case-sensitive openid.
-		parts = append(parts, "u.nickname LIKE ? ESCAPE '"+likeEscape+"'", "instr(u.weixin_openid, ?) > 0")
-		args = append(args, likePattern(q), q)
+		// instr is exact, for the case-sensitive openid.
+		parts = append(parts, "instr(u.weixin_openid, ?) > 0")
+		args = append(args, q)
 	}
 	if id, err := strconv.ParseInt(q, 10, 64); err == nil && id > 0 {
 		parts = append(parts, "s.user_id = ?")
@@ -192,33 +220,139 @@ func (d *DB) searchClause(q string) (string, []any) {
 	return "(" + strings.Join(parts, " OR ") + ")", args
 }
 
-// RevokeSessions revokes the given sessions that are not revoked yet and
-// returns how many it revoked.
-func (d *DB) RevokeSessions(ctx context.Context, ids []int64, at time.Time, reason string) (int64, error) {
+// textMatch matches q literally anywhere in col. On MySQL the comparison
+// is binary: under utf8mb4_general_ci every 4-byte character (every
+// emoji) equals every other, so searching for one emoji would find them
+// all. With fold, both sides are lowered, so ASCII and Latin letters
+// still match in any case, as SQLite's LIKE does for ASCII (which
+// compares everything else by code point).
+func (d *DB) textMatch(col, q string, fold bool) ([]string, []any) {
+	if d.cfg.Dialect != MySQL {
+		return []string{col + " LIKE ? ESCAPE '" + likeEscape + "'"}, []any{likePattern(q)}
+	}
+	if fold {
+		return []string{"LOWER(" + col + ") COLLATE utf8mb4_bin LIKE ? ESCAPE '" + likeEscape + "'"}, []any{likePattern(strings.ToLower(q))}
+	}
+	return []string{col + " COLLATE utf8mb4_bin LIKE ? ESCAPE '" + likeEscape + "'"}, []any{likePattern(q)}
+}
+
+// RevokeSessions revokes the given sessions that are not revoked yet
+// (revoke_reason a.Reason) and returns how many it revoked. One
+// transaction: the revocations and one audit row per user whose sessions
+// it revoked.
+func (d *DB) RevokeSessions(ctx context.Context, ids []int64, a auth.Audit) (int64, error) {
+	ids = uniqueIDs(ids)
 	var total int64
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), revokeChunk)]
-		ids = ids[len(chunk):]
-		q := `UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND id IN (?` +
-			strings.Repeat(", ?", len(chunk)-1) + `)`
-		args := []any{d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason)}
-		for _, id := range chunk {
-			args = append(args, id)
+	err := d.inTx(ctx, "revoke sessions", func(tx *sqlx.Tx) error {
+		total = 0
+		byUser := map[int64][]int64{}
+		var users []int64
+		for rest := ids; len(rest) > 0; {
+			chunk := rest[:min(len(rest), revokeChunk)]
+			rest = rest[len(chunk):]
+			list, args := inList(chunk)
+			rows, err := tx.QueryContext(ctx, `SELECT id, user_id FROM wx_session WHERE revoked_at IS NULL AND id IN (`+list+`)`+d.forUpdate(), args...)
+			if err != nil {
+				return fmt.Errorf("revoke sessions: %w", err)
+			}
+			for rows.Next() {
+				var id, user int64
+				if err := rows.Scan(&id, &user); err != nil {
+					rows.Close()
+					return fmt.Errorf("revoke sessions: %w", err)
+				}
+				if _, ok := byUser[user]; !ok {
+					users = append(users, user)
+				}
+				byUser[user] = append(byUser[user], id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("revoke sessions: %w", err)
+			}
 		}
-		n, err := d.execCount(ctx, "revoke sessions", q, args...)
-		total += n
-		if err != nil {
-			return total, err
+		for _, user := range users {
+			n, err := d.revokeIDs(ctx, tx, byUser[user], a.At, a.Reason)
+			if err != nil {
+				return err
+			}
+			total += n
+			if _, err := d.writeAudit(ctx, tx, auth.ActionRevoke, user, byUser[user], n, a); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return total, nil
 }
 
-// RevokeUserSessions revokes every unrevoked session of a user.
-func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, at time.Time, reason string) (int64, error) {
-	return d.execCount(ctx, "revoke user sessions",
-		`UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
-		d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason), userID)
+// RevokeUserSessions revokes every unrevoked session of a user, with its
+// audit row, in one transaction.
+func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, a auth.Audit) (int64, error) {
+	var n int64
+	err := d.inTx(ctx, "revoke user sessions", func(tx *sqlx.Tx) error {
+		var ids []int64
+		var err error
+		n, ids, err = d.revokeUser(ctx, tx, userID, a.At, a.Reason)
+		if err != nil || n == 0 {
+			return err
+		}
+		_, err = d.writeAudit(ctx, tx, auth.ActionRevoke, userID, ids, n, a)
+		return err
+	})
+	return n, err
+}
+
+// revokeUser revokes every unrevoked session of a user in tx and returns
+// how many and which.
+func (d *DB) revokeUser(ctx context.Context, tx *sqlx.Tx, userID int64, at time.Time, reason string) (int64, []int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM wx_session WHERE user_id = ? AND revoked_at IS NULL`+d.forUpdate(), userID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return 0, nil, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	n, err := d.revokeIDs(ctx, tx, ids, at, reason)
+	return n, ids, err
+}
+
+// revokeIDs revokes the unrevoked sessions among ids in tx.
+func (d *DB) revokeIDs(ctx context.Context, tx *sqlx.Tx, ids []int64, at time.Time, reason string) (int64, error) {
+	var total int64
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), revokeChunk)]
+		ids = ids[len(chunk):]
+		list, idArgs := inList(chunk)
+		args := append([]any{d.UTCTime(at), auth.CutUTF8(reason, maxRevokeReason)}, idArgs...)
+		res, err := tx.ExecContext(ctx, `UPDATE wx_session SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND id IN (`+list+`)`, args...)
+		if err != nil {
+			return total, translate(err, "revoke sessions", nil)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("revoke sessions: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// uniqueIDs drops repeated ids, keeping the first order.
+func uniqueIDs(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // execCount runs an autocommit statement with the retry rules and returns

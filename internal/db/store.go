@@ -255,7 +255,36 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 	if s.ID, err = res.LastInsertId(); err != nil {
 		return auth.User{}, auth.Session{}, fmt.Errorf("insert session: %w", err)
 	}
+	if rec.MaxSessions > 0 {
+		if err := d.limitSessions(ctx, tx, s, rec.MaxSessions); err != nil {
+			return auth.User{}, auth.Session{}, err
+		}
+	}
 	return u, s, nil
+}
+
+// limitSessions revokes the user's oldest unexpired, unrevoked sessions
+// beyond max, keeping the new session s (reason "session limit").
+// Concurrent logins of one user cannot both keep theirs: each holds the
+// user's row lock (its UPDATE of wx_user, or the insert that made it)
+// until commit, and the locking read sees the sessions committed by the
+// login before it, not this transaction's older snapshot. On SQLite the
+// one writer serialises them anyway.
+func (d *DB) limitSessions(ctx context.Context, tx *sqlx.Tx, s auth.Session, max int) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM wx_session WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+		AND id <> ? ORDER BY created_at DESC, id DESC`+d.forUpdate(), s.UserID, d.UTCTime(s.CreatedAt), s.ID)
+	if err != nil {
+		return fmt.Errorf("session limit: %w", err)
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return fmt.Errorf("session limit: %w", err)
+	}
+	if len(ids) <= max-1 {
+		return nil
+	}
+	_, err = d.revokeIDs(ctx, tx, ids[max-1:], s.CreatedAt, auth.ReasonSessionLimit)
+	return err
 }
 
 // unionClaim is the unionid_claim for an identity written with rec's
@@ -350,9 +379,16 @@ func (d *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Ses
 	return s, u, nil
 }
 
-// TouchSession sets last_seen_at.
-func (d *DB) TouchSession(ctx context.Context, sessionID int64, at time.Time) error {
-	return d.execOne(ctx, "touch session", `UPDATE wx_session SET last_seen_at = ? WHERE id = ?`, d.UTCTime(at), sessionID)
+// TouchSession sets last_seen_at and, when expires is not zero, moves
+// expires_at to it, never backwards (another serve process may have
+// renewed it further meanwhile): one statement either way.
+func (d *DB) TouchSession(ctx context.Context, sessionID int64, at, expires time.Time) error {
+	if expires.IsZero() {
+		return d.execOne(ctx, "touch session", `UPDATE wx_session SET last_seen_at = ? WHERE id = ?`, d.UTCTime(at), sessionID)
+	}
+	exp := d.UTCTime(expires)
+	return d.execOne(ctx, "touch session", `UPDATE wx_session SET last_seen_at = ?,
+		expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END WHERE id = ?`, d.UTCTime(at), exp, exp, sessionID)
 }
 
 // RevokeSession revokes one session if it is not revoked yet; revoking a
@@ -423,10 +459,37 @@ func (d *DB) UpdateProfile(ctx context.Context, userID int64, upd auth.ProfileUp
 	return u, nil
 }
 
-// SetMobile stores a bound phone number.
+// SetMobile stores a bound phone number unless another user who is
+// neither cancelled nor deleted has it (auth.ErrPhoneTaken, nothing
+// written). The check and the write are one transaction under a lock on
+// the number (see withNameLock), so two users binding one number at once
+// cannot both get it. wx_user has no index on mobile (oactl leaves the
+// seed's table as it is): the check reads the table, which bindPhone's
+// per-user rate keeps rare.
 func (d *DB) SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error {
-	return d.execOne(ctx, "set mobile", `UPDATE wx_user SET mobile = ?, update_time = ? WHERE id = ?`,
-		mobile, d.UserTime(at), userID)
+	return d.withNameLock(ctx, "oactl.mobile."+mobile, "set mobile", func(b beginner) error {
+		return d.inTxOn(ctx, b, "set mobile", func(tx *sqlx.Tx) error {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM wx_user WHERE mobile = ? AND id <> ?
+				AND status <> ? AND COALESCE(deleted, 0) = 0`, mobile, userID, auth.StatusCancelled).Scan(&n)
+			if err != nil {
+				return fmt.Errorf("set mobile: look up number: %w", err)
+			}
+			if n > 0 {
+				return auth.ErrPhoneTaken
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE wx_user SET mobile = ?, update_time = ? WHERE id = ?`, mobile, d.UserTime(at), userID)
+			if err != nil {
+				return translate(err, "set mobile", nil)
+			}
+			if k, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("set mobile: %w", err)
+			} else if k == 0 {
+				return auth.ErrNotFound
+			}
+			return nil
+		})
+	})
 }
 
 // newestSessionSQL orders by creation time; id only breaks ties between
@@ -460,25 +523,42 @@ func (d *DB) NewestSession(ctx context.Context, userID int64, appIDs []string) (
 const purgeBatch = 1000
 
 // PurgeExpiredSessions deletes sessions that expired before expiredBefore,
-// in batches, and returns how many it deleted.
+// in batches, and returns how many it deleted (serve's own job: no audit
+// row).
 func (d *DB) PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error) {
+	return d.purge(ctx, expiredBefore, nil)
+}
+
+// PurgeSessions is PurgeExpiredSessions as a support action: each batch's
+// transaction also writes the audit row (the first) or adds its count to
+// it (the others), so the row never counts a deletion that did not
+// commit.
+func (d *DB) PurgeSessions(ctx context.Context, expiredBefore time.Time, a auth.Audit) (int64, error) {
+	return d.purge(ctx, expiredBefore, &a)
+}
+
+func (d *DB) purge(ctx context.Context, expiredBefore time.Time, a *auth.Audit) (int64, error) {
 	var total int64
 	// The derived table lets MySQL delete from the table it selects from.
 	q := fmt.Sprintf(`DELETE FROM wx_session WHERE id IN (SELECT id FROM (SELECT id FROM wx_session
 		WHERE expires_at < ? LIMIT %d) AS batch)`, purgeBatch)
+	var audit auditRow
 	for {
 		var n int64
-		err := d.retry(ctx, "purge sessions", func() error {
-			res, err := d.w.ExecContext(ctx, q, d.UTCTime(expiredBefore))
+		err := d.inTx(ctx, "purge sessions", func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx, q, d.UTCTime(expiredBefore))
 			if err != nil {
 				return err
 			}
-			n, err = res.RowsAffected()
-			return err
+			if n, err = res.RowsAffected(); err != nil || a == nil {
+				return err
+			}
+			return audit.add(ctx, d, tx, auth.ActionPurge, n, *a)
 		})
 		if err != nil {
 			return total, translate(err, "purge sessions", nil)
 		}
+		audit.commit()
 		total += n
 		if n < purgeBatch {
 			return total, nil
@@ -492,10 +572,12 @@ const rekeyBatch = 500
 // RekeySessionKeys walks every session and stores what fn returns for its
 // stored session_key when fn reports a change (key rotation). It returns
 // how many rows it rewrote. A row whose key changed meanwhile (a racing
-// rekey) is left for the next run.
-func (d *DB) RekeySessionKeys(ctx context.Context, fn func(tokenHash, stored string) (newStored string, changed bool, err error)) (int64, error) {
+// rekey) is left for the next run. Each batch's transaction writes the
+// audit row of the run (the first batch) or adds its count to it.
+func (d *DB) RekeySessionKeys(ctx context.Context, a auth.Audit, fn func(tokenHash, stored string) (newStored string, changed bool, err error)) (int64, error) {
 	var total int64
 	var after int64
+	var audit auditRow
 	for {
 		type row struct {
 			id         int64
@@ -557,11 +639,12 @@ func (d *DB) RekeySessionKeys(ctx context.Context, fn func(tokenHash, stored str
 				}
 				n += k
 			}
-			return nil
+			return audit.add(ctx, d, tx, auth.ActionRekey, n, a)
 		})
 		if err != nil {
 			return total, fmt.Errorf("rekey: %w", err)
 		}
+		audit.commit()
 		total += n
 	}
 }

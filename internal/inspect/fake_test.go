@@ -22,12 +22,21 @@ type fakeLister struct {
 	filters  []auth.SessionFilter
 	revokes  []string
 	fail     error
+	// status is each user's wx_user.status (missing: active); audits and
+	// statusCalls record the account changes asked for.
+	status      map[int64]int
+	audits      []auth.Audit
+	statusCalls []string
 }
 
 func (f *fakeLister) ListSessions(_ context.Context, flt auth.SessionFilter) ([]auth.SessionRow, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.filters = append(f.filters, flt)
+	return f.list(flt)
+}
+
+func (f *fakeLister) list(flt auth.SessionFilter) ([]auth.SessionRow, error) {
 	if f.fail != nil {
 		return nil, f.fail
 	}
@@ -91,35 +100,88 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-func (f *fakeLister) RevokeSessions(_ context.Context, ids []int64, at time.Time, reason string) (int64, error) {
+// CountSessions implements auth.SessionLister; it is not recorded in
+// filters, which tests read for the listing's queries.
+func (f *fakeLister) CountSessions(_ context.Context, flt auth.SessionFilter) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	flt.Limit, flt.After = 0, nil
+	rows, err := f.list(flt)
+	return int64(len(rows)), err
+}
+
+func (f *fakeLister) RevokeSessions(_ context.Context, ids []int64, a auth.Audit) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var n int64
 	for i := range f.sessions {
 		if slices.Contains(ids, f.sessions[i].ID) && f.sessions[i].RevokedAt.IsZero() {
-			f.sessions[i].RevokedAt, f.sessions[i].RevokeReason = at, reason
+			f.sessions[i].RevokedAt, f.sessions[i].RevokeReason = a.At, a.Reason
 			n++
 		}
 	}
 	f.revokes = append(f.revokes, "ids "+strconv.Itoa(len(ids)))
+	f.audits = append(f.audits, a)
 	return n, nil
 }
 
-func (f *fakeLister) RevokeUserSessions(_ context.Context, userID int64, at time.Time, reason string) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var n int64
+func (f *fakeLister) revokeUser(userID int64, at time.Time, reason string) []int64 {
+	var ids []int64
 	for i := range f.sessions {
 		if f.sessions[i].UserID == userID && f.sessions[i].RevokedAt.IsZero() {
 			f.sessions[i].RevokedAt, f.sessions[i].RevokeReason = at, reason
-			n++
+			ids = append(ids, f.sessions[i].ID)
 		}
 	}
+	return ids
+}
+
+func (f *fakeLister) RevokeUserSessions(_ context.Context, userID int64, a auth.Audit) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := int64(len(f.revokeUser(userID, a.At, a.Reason)))
 	f.revokes = append(f.revokes, "user "+strconv.FormatInt(userID, 10))
+	f.audits = append(f.audits, a)
 	return n, nil
 }
 
-func (f *fakeLister) PurgeExpiredSessions(context.Context, time.Time) (int64, error) { return 0, nil }
+func (f *fakeLister) PurgeSessions(context.Context, time.Time, auth.Audit) (int64, error) {
+	return 0, nil
+}
+
+// UserByID implements auth.Accounts: every fake user is active unless
+// status says otherwise.
+func (f *fakeLister) UserByID(_ context.Context, id int64) (auth.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return auth.User{}, f.fail
+	}
+	u, ok := f.users[id]
+	if !ok {
+		return auth.User{}, auth.ErrNotFound
+	}
+	return auth.User{ID: id, Nickname: u[0], OpenID: u[1], Status: f.status[id]}, nil
+}
+
+// SetUserStatus implements auth.Accounts.
+func (f *fakeLister) SetUserStatus(_ context.Context, id int64, status int, a auth.Audit) (bool, []int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status == nil {
+		f.status = map[int64]int{}
+	}
+	if f.status[id] == status {
+		return false, nil, nil
+	}
+	f.status[id] = status
+	f.audits = append(f.audits, a)
+	f.statusCalls = append(f.statusCalls, strconv.FormatInt(id, 10)+"="+strconv.Itoa(status))
+	if status == auth.StatusDisabled {
+		return true, f.revokeUser(id, a.At, auth.ReasonDisabled), nil
+	}
+	return true, nil, nil
+}
 
 func (f *fakeLister) UserIdentities(_ context.Context, userID int64) ([]auth.Identity, error) {
 	f.mu.Lock()

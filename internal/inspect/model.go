@@ -22,7 +22,16 @@ import (
 
 // Options configure a Model. Only Lister is required.
 type Options struct {
-	Lister   auth.SessionLister
+	Lister auth.SessionLister
+	// Accounts shows the detail user's state and offers d / e (disable,
+	// enable); nil leaves both out.
+	Accounts auth.Accounts
+	// Database names the database in the header (host/db or the file);
+	// never a password.
+	Database string
+	// Actor is who the audit rows of revocations and account changes
+	// name (--actor); "": "support".
+	Actor    string
 	Context  context.Context  // bounds every database call; nil: Background
 	Now      func() time.Time // the clock states and revocations use; nil: time.Now
 	Location *time.Location   // the zone times are shown in; nil: UTC
@@ -81,7 +90,9 @@ func (p *pane) selected() (auth.SessionRow, bool) {
 type confirmation struct {
 	prompt    string
 	sessionID int64 // revoke one session, or
-	userID    int64 // every session of a user when sessionID is 0
+	userID    int64 // every session of a user when sessionID is 0 and status < 0
+	// status >= 0: set the user's status instead (disable, enable).
+	status int
 }
 
 // Model is the inspector's state.
@@ -97,6 +108,8 @@ type Model struct {
 	detail    pane
 	user      auth.SessionRow // whose sessions the detail view shows
 	idents    identities      // the detail user's identities
+	account   account         // the detail user's row (state)
+	total     total           // the count of sessions the list's filter selects
 	filter    string
 	filtering bool
 	filterSeq int
@@ -127,6 +140,9 @@ func New(opts Options) Model {
 	if opts.Reason == "" {
 		opts.Reason = "support"
 	}
+	if opts.Actor == "" {
+		opts.Actor = "support"
+	}
 	if opts.Renderer == nil {
 		opts.Renderer = lipgloss.DefaultRenderer()
 	}
@@ -138,7 +154,7 @@ func New(opts Options) Model {
 	h.Styles = st.help
 	return Model{
 		opts:   opts,
-		keys:   DefaultKeyMap(opts.ReadOnly),
+		keys:   DefaultKeyMap(opts.ReadOnly, opts.Accounts != nil),
 		help:   h,
 		st:     st,
 		width:  80,
@@ -166,6 +182,23 @@ type (
 		n   int64
 		err error
 	}
+	statusMsg struct {
+		userID  int64
+		status  int
+		changed bool
+		revoked int
+		err     error
+	}
+	accountMsg struct {
+		userID int64
+		user   auth.User
+		err    error
+	}
+	totalMsg struct {
+		seq int
+		n   int64
+		err error
+	}
 	tickMsg     struct{}
 	debounceMsg struct{ seq int }
 	identsMsg   struct {
@@ -181,6 +214,49 @@ type identities struct {
 	err  error
 }
 
+// account is the detail user's row, for its state.
+type account struct {
+	user   auth.User
+	loaded bool
+	err    error
+}
+
+// total is the list header's count; seq drops answers to an old filter.
+type total struct {
+	n      int64
+	seq    int
+	loaded bool
+	err    error
+}
+
+// fetchAccount reads the detail user's row (nil without Accounts).
+func (m *Model) fetchAccount() tea.Cmd {
+	if m.opts.Accounts == nil {
+		return nil
+	}
+	accts, ctx, timeout, userID := m.opts.Accounts, m.opts.Context, m.opts.Timeout, m.user.Session.UserID
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		u, err := accts.UserByID(ctx, userID)
+		return accountMsg{userID: userID, user: u, err: err}
+	}
+}
+
+// fetchTotal counts the sessions the list's filter selects, for the
+// header.
+func (m *Model) fetchTotal() tea.Cmd {
+	m.total.seq++
+	f := auth.SessionFilter{State: m.state, Search: m.filter, Now: m.opts.Now().UTC()}
+	lister, ctx, timeout, seq := m.opts.Lister, m.opts.Context, m.opts.Timeout, m.total.seq
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		n, err := lister.CountSessions(ctx, f)
+		return totalMsg{seq: seq, n: n, err: err}
+	}
+}
+
 // fetchIdentities reads the detail user's identities.
 func (m *Model) fetchIdentities() tea.Cmd {
 	lister, ctx, timeout, userID := m.opts.Lister, m.opts.Context, m.opts.Timeout, m.user.Session.UserID
@@ -192,9 +268,19 @@ func (m *Model) fetchIdentities() tea.Cmd {
 	}
 }
 
-// Init loads the first page and starts the refresh clock.
+// Init loads the first page and the count, and starts the refresh
+// clock.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.fetchCmd(listPane, nil, m.opts.PageSize, true, m.list.seq), m.tick())
+	f := auth.SessionFilter{State: m.state, Now: m.opts.Now().UTC()}
+	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
+	count := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		n, err := lister.CountSessions(ctx, f)
+		// Init cannot change the model: its count is generation 0.
+		return totalMsg{seq: 0, n: n, err: err}
+	}
+	return tea.Batch(m.fetchCmd(listPane, nil, m.opts.PageSize, true, m.list.seq), count, m.tick())
 }
 
 func (m Model) tick() tea.Cmd {
@@ -266,21 +352,43 @@ func (m *Model) fetchCmd(id paneID, after *auth.SessionRow, limit int, replace b
 	}
 }
 
-func (m *Model) revoke(c confirmation) tea.Cmd {
-	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
-	at, reason := m.opts.Now().UTC(), m.opts.Reason
+// audit is the audit of a change made now.
+func (m *Model) audit() auth.Audit {
+	return auth.Audit{Actor: m.opts.Actor, Reason: m.opts.Reason, At: m.opts.Now().UTC().Truncate(time.Second)}
+}
+
+// apply runs a confirmed change: a revocation or a status change.
+func (m *Model) apply(c confirmation) tea.Cmd {
+	lister, accts, ctx, timeout, a := m.opts.Lister, m.opts.Accounts, m.opts.Context, m.opts.Timeout, m.audit()
+	if c.status >= 0 {
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			changed, revoked, err := accts.SetUserStatus(ctx, c.userID, c.status, a)
+			return statusMsg{userID: c.userID, status: c.status, changed: changed, revoked: len(revoked), err: err}
+		}
+	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		var n int64
 		var err error
 		if c.sessionID != 0 {
-			n, err = lister.RevokeSessions(ctx, []int64{c.sessionID}, at, reason)
+			n, err = lister.RevokeSessions(ctx, []int64{c.sessionID}, a)
 		} else {
-			n, err = lister.RevokeUserSessions(ctx, c.userID, at, reason)
+			n, err = lister.RevokeUserSessions(ctx, c.userID, a)
 		}
 		return revokedMsg{n: n, err: err}
 	}
+}
+
+// afterChange reloads what a change may have altered.
+func (m *Model) afterChange() tea.Cmd {
+	cmds := []tea.Cmd{m.reload(listPane), m.fetchTotal()}
+	if m.mode == modeDetail {
+		cmds = append(cmds, m.reload(detailPane), m.fetchAccount())
+	}
+	return tea.Batch(cmds...)
 }
 
 // Update applies one message.
@@ -300,25 +408,37 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.scrollIntoView(&m.detail)
 		}
 		return m, nil
+	case accountMsg:
+		if m.mode == modeDetail && msg.userID == m.user.Session.UserID {
+			m.account = account{user: msg.user, loaded: msg.err == nil, err: msg.err}
+		}
+		return m, nil
+	case totalMsg:
+		if msg.seq == m.total.seq {
+			m.total = total{n: msg.n, seq: msg.seq, loaded: msg.err == nil, err: msg.err}
+		}
+		return m, nil
 	case revokedMsg:
 		if msg.err != nil {
 			m.status = "revoke failed: " + oneLine(msg.err.Error())
 			return m, nil
 		}
 		m.status = fmt.Sprintf("revoked %d session%s", msg.n, Plural(msg.n))
-		cmds := []tea.Cmd{m.reload(listPane)}
-		if m.mode == modeDetail {
-			cmds = append(cmds, m.reload(detailPane))
+		return m, m.afterChange()
+	case statusMsg:
+		m.status = statusText(msg)
+		if msg.err != nil {
+			return m, nil
 		}
-		return m, tea.Batch(cmds...)
+		return m, m.afterChange()
 	case tickMsg:
 		var cmds []tea.Cmd
 		// A refresh never races a load in flight: it would only repeat it.
 		if !m.list.loading {
-			cmds = append(cmds, m.reload(listPane))
+			cmds = append(cmds, m.reload(listPane), m.fetchTotal())
 		}
 		if m.mode == modeDetail && !m.detail.loading {
-			cmds = append(cmds, m.reload(detailPane), m.fetchIdentities())
+			cmds = append(cmds, m.reload(detailPane), m.fetchIdentities(), m.fetchAccount())
 		}
 		return m, tea.Batch(append(cmds, m.tick())...)
 	case debounceMsg:
@@ -370,11 +490,28 @@ func (m Model) applyPage(msg pageMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// statusText is the status line after a status change.
+func statusText(msg statusMsg) string {
+	verb := "disable"
+	if msg.status == auth.StatusActive {
+		verb = "enable"
+	}
+	switch {
+	case msg.err != nil:
+		return verb + " failed: " + oneLine(msg.err.Error())
+	case !msg.changed:
+		return fmt.Sprintf("user %d was already %sd", msg.userID, verb)
+	case msg.status == auth.StatusDisabled:
+		return fmt.Sprintf("disabled user %d, revoked %d session%s", msg.userID, msg.revoked, Plural(int64(msg.revoked)))
+	}
+	return fmt.Sprintf("enabled user %d", msg.userID)
+}
+
 // restart reloads the list from the top after the filter, state or sort
 // changed.
 func (m *Model) restart() tea.Cmd {
 	m.list.rows, m.list.cursor, m.list.offset, m.list.more = nil, 0, 0, false
-	return m.fetch(listPane, nil, m.opts.PageSize, true)
+	return tea.Batch(m.fetch(listPane, nil, m.opts.PageSize, true), m.fetchTotal())
 }
 
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -405,8 +542,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		c := *m.confirm
 		m.confirm = nil
 		if k := msg.String(); k == "y" || k == "Y" {
-			m.status = "revoking…"
-			return m, m.revoke(c)
+			m.status = "working…"
+			return m, m.apply(c)
 		}
 		m.status = "cancelled"
 		return m, nil
@@ -437,9 +574,9 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.move(p, len(p.rows))
 	case key.Matches(msg, m.keys.Refresh):
 		if m.mode == modeDetail {
-			return m, tea.Batch(m.reload(detailPane), m.reload(listPane), m.fetchIdentities())
+			return m, tea.Batch(m.reload(detailPane), m.reload(listPane), m.fetchIdentities(), m.fetchAccount(), m.fetchTotal())
 		}
-		return m, m.reload(listPane)
+		return m, tea.Batch(m.reload(listPane), m.fetchTotal())
 	case key.Matches(msg, m.keys.Back):
 		if m.mode == modeDetail {
 			m.mode = modeList
@@ -467,7 +604,25 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.user = r
 		m.detail = pane{}
 		m.idents = identities{}
-		return m, tea.Batch(m.fetch(detailPane, nil, m.opts.PageSize, true), m.fetchIdentities())
+		m.account = account{}
+		return m, tea.Batch(m.fetch(detailPane, nil, m.opts.PageSize, true), m.fetchIdentities(), m.fetchAccount())
+	case isStatusKey(msg):
+		switch {
+		case m.opts.ReadOnly:
+			m.status = "read-only: disabling and enabling are off (started with --read-only)"
+		case m.opts.Accounts == nil:
+		case m.mode != modeDetail:
+			m.status = "open a user (enter) to disable or enable the account"
+		default:
+			status, verb := auth.StatusDisabled, "Disable"
+			extra := " and revoke all their sessions"
+			if key.Matches(msg, m.keys.Enable) {
+				status, verb, extra = auth.StatusActive, "Enable", ""
+			}
+			m.confirm = &confirmation{userID: m.user.Session.UserID, status: status,
+				prompt: fmt.Sprintf("%s user %d (%s)%s? (y/N)", verb, m.user.Session.UserID, cleanText(m.user.Nickname), extra)}
+		}
+		return m, nil
 	case isRevokeKey(msg):
 		if m.opts.ReadOnly {
 			m.status = "read-only: revoking is disabled (started with --read-only)"
@@ -478,10 +633,10 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		if key.Matches(msg, m.keys.RevokeAll) {
-			m.confirm = &confirmation{userID: r.Session.UserID,
+			m.confirm = &confirmation{userID: r.Session.UserID, status: -1,
 				prompt: fmt.Sprintf("Revoke ALL sessions of user %d (%s)? (y/N)", r.Session.UserID, cleanText(r.Nickname))}
 		} else {
-			m.confirm = &confirmation{sessionID: r.Session.ID, userID: r.Session.UserID,
+			m.confirm = &confirmation{sessionID: r.Session.ID, userID: r.Session.UserID, status: -1,
 				prompt: fmt.Sprintf("Revoke session %d of user %d (%s)? (y/N)", r.Session.ID, r.Session.UserID, cleanText(r.Nickname))}
 		}
 	}
@@ -492,7 +647,17 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // that --read-only can say why nothing happens.
 func isRevokeKey(msg tea.KeyMsg) bool {
 	switch msg.String() {
-	case "x", "d", "X":
+	case "x", "X":
+		return true
+	}
+	return false
+}
+
+// isStatusKey matches d and e (disable, enable) whether or not they are
+// enabled, for the same reason.
+func isStatusKey(msg tea.KeyMsg) bool {
+	switch msg.String() {
+	case "d", "e":
 		return true
 	}
 	return false

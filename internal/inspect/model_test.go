@@ -394,7 +394,7 @@ func TestDetailRevokeConfirm(t *testing.T) {
 			t.Errorf("%q: no cancel message", cancel)
 		}
 	}
-	m = drive(t, m, keyMsg("d"), keyMsg("y"))
+	m = drive(t, m, keyMsg("x"), keyMsg("y"))
 	s := f.session(target)
 	if !s.RevokedAt.Equal(testNow) || s.RevokeReason != "support" {
 		t.Fatalf("session %d: revoked %v reason %q", target, s.RevokedAt, s.RevokeReason)
@@ -424,12 +424,28 @@ func TestDetailRevokeConfirm(t *testing.T) {
 func TestReadOnlyRefusesRevoke(t *testing.T) {
 	f := newFake()
 	m := start(t, newModel(f, func(o *Options) { o.ReadOnly = true }), 120, 40)
-	for _, k := range []string{"x", "d", "X"} {
+	for _, k := range []string{"x", "d", "X", "e"} {
 		m = drive(t, m, keyMsg(k), keyMsg("y"))
 		if m.confirm != nil || len(f.revokes) != 0 {
 			t.Fatalf("%s revoked in read-only mode", k)
 		}
 	}
+	// In a user's detail too: no prompt, no change of the account.
+	m = drive(t, m, keyMsg("enter"))
+	for _, k := range []string{"d", "e", "x", "X"} {
+		m = drive(t, m, keyMsg(k), keyMsg("y"))
+		if m.confirm != nil || len(f.revokes) != 0 || len(f.statusCalls) != 0 {
+			t.Fatalf("%s changed something in read-only mode: %v %v", k, f.revokes, f.statusCalls)
+		}
+	}
+	if strings.Contains(m.help.View(m.activeKeys()), "disable") {
+		t.Error("help offers disable in read-only mode")
+	}
+	m = drive(t, m, keyMsg("d"))
+	if !strings.Contains(m.View(), "read-only: disabling and enabling are off") {
+		t.Errorf("no read-only notice for d:\n%s", m.View())
+	}
+	m = drive(t, m, keyMsg("esc"))
 	v := m.View()
 	if strings.Contains(v, "revoke") && !strings.Contains(v, "read-only") {
 		t.Errorf("read-only view offers revoke:\n%s", v)
@@ -438,8 +454,8 @@ func TestReadOnlyRefusesRevoke(t *testing.T) {
 	if !strings.Contains(m.View(), "read-only: revoking is disabled") {
 		t.Errorf("no read-only notice:\n%s", m.View())
 	}
-	if strings.Contains(m.help.View(m.keys), "x/d") {
-		t.Error("help offers x/d in read-only mode")
+	if strings.Contains(m.help.View(m.keys), "revoke") {
+		t.Error("help offers revoke in read-only mode")
 	}
 }
 

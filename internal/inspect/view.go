@@ -240,8 +240,18 @@ func (m Model) identityLines() []string {
 	return out
 }
 
+// helpView is the help, each line cut to the width: bubbles' short help
+// adds its last key in full when not even its "…" would fit.
+func (m Model) helpView() string {
+	lines := strings.Split(m.help.View(m.activeKeys()), "\n")
+	for i, l := range lines {
+		lines[i] = cut(l, m.width)
+	}
+	return strings.Join(lines, "\n")
+}
+
 func (m Model) helpHeight() int {
-	return strings.Count(m.help.View(m.activeKeys()), "\n") + 1
+	return strings.Count(m.helpView(), "\n") + 1
 }
 
 // activeKeys is the key map help shows: the list-only keys are left out
@@ -253,6 +263,9 @@ func (m Model) activeKeys() KeyMap {
 		k.State.SetEnabled(false)
 		k.Sort.SetEnabled(false)
 		k.Detail.SetEnabled(false)
+	} else {
+		k.Disable.SetEnabled(false)
+		k.Enable.SetEnabled(false)
 	}
 	return k
 }
@@ -268,11 +281,11 @@ func (m Model) View() string {
 	if detail {
 		p = &m.detail
 		top = m.st.title.Render(fmt.Sprintf("User %d · %s · %s", m.user.Session.UserID,
-			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID)))
+			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID))) + m.accountLabel()
 		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), Plural(int64(len(p.rows))), moreMark(p))
 	} else {
-		top = m.st.title.Render("oactl sessions") + fmt.Sprintf(" · state: %s · sort: %s · %d loaded%s",
-			m.state, sortLabel(m.sort), len(p.rows), moreMark(p))
+		top = m.st.title.Render("oactl sessions") + m.databaseLabel() + fmt.Sprintf(" · %s · state: %s · sort: %s · %d loaded%s",
+			m.totalLabel(), m.state, sortLabel(m.sort), len(p.rows), moreMark(p))
 		if m.opts.ReadOnly {
 			top += " · " + m.st.warn.Render("read-only")
 		}
@@ -316,8 +329,46 @@ func (m Model) View() string {
 	} else if p.loading && len(p.rows) > 0 {
 		status = strings.TrimSpace(status + " loading…")
 	}
-	lines = append(lines, cut(status, m.width), m.help.View(m.activeKeys()))
+	lines = append(lines, cut(status, m.width), m.helpView())
 	return strings.Join(lines, "\n")
+}
+
+// databaseLabel names the database in the list's header.
+func (m Model) databaseLabel() string {
+	if m.opts.Database == "" {
+		return ""
+	}
+	return " · " + cleanText(m.opts.Database)
+}
+
+// totalLabel is the count of sessions the filter selects.
+func (m Model) totalLabel() string {
+	switch {
+	case m.total.err != nil:
+		return m.st.warn.Render("count failed")
+	case !m.total.loaded:
+		return "… sessions"
+	}
+	return fmt.Sprintf("%d session%s", m.total.n, Plural(m.total.n))
+}
+
+// accountLabel is the detail user's state (SPEC §11), loud unless active.
+func (m Model) accountLabel() string {
+	a := m.account
+	switch {
+	case m.opts.Accounts == nil:
+		return ""
+	case a.err != nil:
+		return " · " + m.st.warn.Render("state: "+oneLine(a.err.Error()))
+	case !a.loaded:
+		return " · state: …"
+	}
+	st := a.user.State()
+	label := "state: " + string(st)
+	if st != auth.UserActive {
+		return " · " + m.st.warn.Render(strings.ToUpper(label))
+	}
+	return " · " + m.st.state[auth.StateActive].Render(label)
 }
 
 func cut(s string, w int) string {

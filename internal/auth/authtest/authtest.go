@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type Store struct {
 	users      []auth.User
 	sessions   []auth.Session
 	identities []auth.Identity
+	audit      []auth.AuditEntry
 	Fail       error
 	Schema     auth.SchemaState
 	// Calls counts method calls by name, to assert what was (not) written.
@@ -130,6 +132,21 @@ func (s *Store) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, aut
 	sess.ID = int64(len(s.sessions) + 1)
 	sess.UserID = u.ID
 	s.sessions = append(s.sessions, sess)
+	if rec.MaxSessions > 0 {
+		// The newest first; the new session is the last one added.
+		kept := 1
+		for i := len(s.sessions) - 2; i >= 0; i-- {
+			o := &s.sessions[i]
+			if o.UserID != u.ID || o.Revoked() || !o.ExpiresAt.After(sess.CreatedAt) {
+				continue
+			}
+			if kept < rec.MaxSessions {
+				kept++
+				continue
+			}
+			o.RevokedAt, o.RevokeReason = sess.CreatedAt, auth.ReasonSessionLimit
+		}
+	}
 	return u, sess, nil
 }
 
@@ -197,7 +214,7 @@ func (s *Store) session(id int64) (*auth.Session, error) {
 }
 
 // TouchSession implements auth.Store.
-func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error {
+func (s *Store) TouchSession(ctx context.Context, id int64, at, expires time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.call("TouchSession"); err != nil {
@@ -208,6 +225,9 @@ func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error 
 		return err
 	}
 	ss.LastSeenAt = at
+	if expires.After(ss.ExpiresAt) {
+		ss.ExpiresAt = expires
+	}
 	return nil
 }
 
@@ -262,8 +282,59 @@ func (s *Store) SetMobile(ctx context.Context, userID int64, mobile string, at t
 	if userID < 1 || int(userID) > len(s.users) {
 		return auth.ErrNotFound
 	}
+	for _, o := range s.users {
+		if o.ID != userID && o.Mobile == mobile && o.Status != auth.StatusCancelled && !o.Deleted {
+			return auth.ErrPhoneTaken
+		}
+	}
 	s.users[userID-1].Mobile = mobile
 	return nil
+}
+
+// Audit returns a copy of the audit rows written.
+func (s *Store) Audit() []auth.AuditEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]auth.AuditEntry(nil), s.audit...)
+}
+
+// CancelUser implements auth.Store as the real stores do.
+func (s *Store) CancelUser(ctx context.Context, userID int64, a auth.Audit) (auth.CancelResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("CancelUser"); err != nil {
+		return auth.CancelResult{}, err
+	}
+	if userID < 1 || int(userID) > len(s.users) {
+		return auth.CancelResult{}, auth.ErrNotFound
+	}
+	var res auth.CancelResult
+	for i := range s.sessions {
+		ss := &s.sessions[i]
+		if ss.UserID != userID {
+			continue
+		}
+		if !ss.Revoked() {
+			ss.RevokedAt, ss.RevokeReason = a.At, auth.ReasonCancelled
+			res.Sessions = append(res.Sessions, ss.ID)
+		}
+		ss.SessionKey, ss.IP, ss.UserAgent = "", "", ""
+	}
+	kept := s.identities[:0]
+	for _, id := range s.identities {
+		if id.UserID == userID {
+			res.Identities++
+			continue
+		}
+		kept = append(kept, id)
+	}
+	s.identities = kept
+	u := &s.users[userID-1]
+	*u = auth.User{ID: u.ID, Username: "cancelled-" + strconv.FormatInt(u.ID, 10), Status: auth.StatusCancelled,
+		Deleted: u.Deleted, UserLevel: u.UserLevel, LastLoginAt: u.LastLoginAt, CreatedAt: u.CreatedAt, UpdatedAt: a.At}
+	s.audit = append(s.audit, auth.AuditEntry{ID: int64(len(s.audit) + 1), At: a.At, Actor: a.Actor, Action: auth.ActionCancel,
+		UserID: userID, SessionIDs: res.Sessions, Sessions: int64(len(res.Sessions)), Reason: a.Reason})
+	return res, nil
 }
 
 func (s *Store) newest(userID int64, appIDs []string) (auth.Session, error) {

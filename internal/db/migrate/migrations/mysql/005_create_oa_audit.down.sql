@@ -1,0 +1,2 @@
+-- WARNING: drops the audit trail of support actions and self-cancels.
+DROP TABLE `oa_audit`;
