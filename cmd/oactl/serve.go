@@ -39,6 +39,8 @@ type serveOptions struct {
 	Apps              string // APPID=SECRET,... of the other apps; env or YAML only
 	ConfigFile        string
 	TokenTTL          time.Duration
+	TokenMaxAge       time.Duration
+	MaxSessions       int
 	WxTimeout         time.Duration
 	LoginRate         float64
 	TrustedProxies    []string
@@ -65,6 +67,10 @@ type serveOptions struct {
 	sealer   *keyseal.Sealer // nil: session keys are stored as they are
 	apps     []app           // the other apps, parsed from Apps
 }
+
+// maxSessionsLimit bounds --max-sessions-per-user: the limit is read
+// with every login, and a larger one is no limit in practice.
+const maxSessionsLimit = 10000
 
 // app is one mini-program of the backend besides the default one.
 type app struct{ id, secret string }
@@ -133,6 +139,8 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.String("app-secret", &o.AppSecret)
 	set.String("apps", &o.Apps)
 	set.Duration("token-ttl", &o.TokenTTL)
+	set.Duration("token-max-age", &o.TokenMaxAge)
+	set.Int("max-sessions-per-user", &o.MaxSessions)
 	set.Duration("wx-timeout", &o.WxTimeout)
 	set.Float("login-rate", &o.LoginRate)
 	set.Strings("trusted-proxy", &o.TrustedProxies)
@@ -178,6 +186,12 @@ func (o *serveOptions) validate() error {
 	}
 	if o.TokenTTL < time.Second {
 		return fmt.Errorf("%s %v: want at least 1s", w("token-ttl"), o.TokenTTL)
+	}
+	if o.TokenMaxAge < o.TokenTTL {
+		return fmt.Errorf("%s %v: want at least %s (%v); equal turns renewal off", w("token-max-age"), o.TokenMaxAge, w("token-ttl"), o.TokenTTL)
+	}
+	if o.MaxSessions < 0 || o.MaxSessions > maxSessionsLimit {
+		return fmt.Errorf("%s %d: want 0 (no limit) to %d", w("max-sessions-per-user"), o.MaxSessions, maxSessionsLimit)
 	}
 	if o.WxTimeout <= 0 || o.WxTimeout > time.Minute {
 		return fmt.Errorf("%s %v: want more than 0 and at most 1m (mini-programs give up after 6s)", w("wx-timeout"), o.WxTimeout)
@@ -364,9 +378,11 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	svc := &auth.Service{
 		Store:    store,
 		WeChat:   client(o.AppID, o.AppSecret),
-		AppID:    o.AppID,
-		TokenTTL: o.TokenTTL,
-		Logger:   logger,
+		AppID:       o.AppID,
+		TokenTTL:    o.TokenTTL,
+		MaxAge:      o.TokenMaxAge,
+		MaxSessions: o.MaxSessions,
+		Logger:      logger,
 	}
 	appIDs := []string{o.AppID}
 	if len(o.apps) > 0 {

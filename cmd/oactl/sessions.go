@@ -23,38 +23,64 @@ func init() {
 	register(func(f *factory) *cobra.Command { return newSessionsCmd(f, nil) })
 }
 
-// sessionStore is what the sessions commands need from the database.
+// sessionStore is what the sessions, users and audit commands need from
+// the database (*db.DB).
 type sessionStore interface {
 	auth.SessionLister
+	auth.Accounts
+	auth.Store
+	ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.UserRow, error)
+	UserByOpenID(ctx context.Context, openid string) (auth.User, error)
+	ListAudit(ctx context.Context, f auth.AuditFilter) ([]auth.AuditEntry, error)
 	Close() error
 }
 
-// sessionsOptions are the settings every sessions command has. Open is
-// called only when a command runs, so --help and flag errors never touch
-// the database.
+// sessionsOptions are the settings every sessions, users and audit
+// command has. Open is called only when a command runs, so --help and
+// flag errors never touch the database.
 type sessionsOptions struct {
 	DSN        string
 	ConfigFile string
+	Actor      string // --actor (audited commands); resolved by resolve
+	TimeZone   string // --time-zone (commands that read or write wx_user's times)
 	Open       func(ctx context.Context) (sessionStore, error)
 	Now        func() time.Time
 
 	set      *config.Set
-	dbConfig db.Config // parsed by resolve
+	dbConfig db.Config      // parsed by resolve
+	zone     *time.Location // parsed by resolve; time.Local without --time-zone
+	actor    bool           // the command binds --actor
+	timeZone bool           // the command binds --time-zone
 }
 
-// bindSessionsDB binds --db and --config, each sessions command's own (so
-// that each subcommand stands alone, with its own runF), and the lazy
-// opener of the database they name.
+// bindSessionsDB binds --db and --config, each command's own (so that
+// each subcommand stands alone, with its own runF), and the lazy opener
+// of the database they name.
 func bindSessionsDB(set *config.Set) *sessionsOptions {
-	o := &sessionsOptions{Now: time.Now, set: set}
+	o := &sessionsOptions{Now: time.Now, set: set, zone: time.Local}
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
-	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN, o.dbConfig) }
+	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN, o.dbConfig, o.zone) }
 	return o
 }
 
-// resolve resolves the command's settings and checks --db before
-// anything is opened.
+// withActor binds --actor: the command writes audit rows.
+func (o *sessionsOptions) withActor() *sessionsOptions {
+	o.set.String("actor", &o.Actor)
+	o.actor = true
+	return o
+}
+
+// withTimeZone binds --time-zone: the command reads or writes wx_user's
+// datetimes, which are in that zone.
+func (o *sessionsOptions) withTimeZone() *sessionsOptions {
+	o.set.String("time-zone", &o.TimeZone)
+	o.timeZone = true
+	return o
+}
+
+// resolve resolves the command's settings and checks --db (and --actor,
+// --time-zone) before anything is opened.
 func (o *sessionsOptions) resolve(f *factory) error {
 	if err := f.resolve(o.set); err != nil {
 		return err
@@ -63,8 +89,35 @@ func (o *sessionsOptions) resolve(f *factory) error {
 	if o.dbConfig, err = checkDSN(o.set.Where("db"), o.DSN); err != nil {
 		return withExit(exitUsage, err)
 	}
+	if o.timeZone {
+		if o.zone, err = loadZone(o.set.Where("time-zone"), o.TimeZone); err != nil {
+			return withExit(exitUsage, err)
+		}
+	}
+	if o.actor {
+		if o.Actor, err = resolveActor(o.set, o.Actor, f.io.Getenv); err != nil {
+			return err
+		}
+	}
 	warnPasswordFlag(f.logger(), o.set, o.dbConfig)
 	return nil
+}
+
+// audit is the audit of a change this command makes now.
+func (o *sessionsOptions) audit(reason string) auth.Audit {
+	return auth.Audit{Actor: o.Actor, Reason: reason, At: o.Now().UTC().Truncate(time.Second)}
+}
+
+// dbLabel names the database for a screen: the SQLite file's absolute
+// path, or user@host:port/db (never a password).
+func dbLabel(cfg db.Config) string {
+	if cfg.Dialect == db.SQLite {
+		return absPath(cfg.Path)
+	}
+	if cfg.MySQL == nil {
+		return cfg.Redacted()
+	}
+	return cfg.MySQL.User + "@" + cfg.MySQL.Addr + "/" + cfg.MySQL.DBName
 }
 
 // sessionsTUIOptions: bare `oactl sessions`.
@@ -143,7 +196,7 @@ oactl sessions list. It never shows a session_key or a token.`,
 		},
 	}
 	set = config.Settings.For("sessions", cmd.Flags())
-	tui.sessionsOptions = bindSessionsDB(set)
+	tui.sessionsOptions = bindSessionsDB(set).withActor().withTimeZone()
 	set.Bool("read-only", &tui.ReadOnly)
 	set.Duration("refresh", &tui.Refresh)
 
@@ -246,7 +299,7 @@ unrevoked session matched.`,
 		},
 	}
 	set = config.Settings.For("sessions revoke", cmd.Flags())
-	ro.sessionsOptions = bindSessionsDB(set)
+	ro.sessionsOptions = bindSessionsDB(set).withActor()
 	cmd.Flags().Int64Var(&ro.UserID, "user", 0, "revoke every unrevoked session of this user id")
 	cmd.Flags().StringVar(&ro.Reason, "reason", defaultReason, "stored as revoke_reason")
 	cmd.Flags().BoolVarP(&ro.Yes, "yes", "y", false, "do not ask")
@@ -281,7 +334,7 @@ not expired yet are kept. Exit status 4 when nothing was deleted.`,
 		},
 	}
 	set = config.Settings.For("sessions purge", cmd.Flags())
-	po.sessionsOptions = bindSessionsDB(set)
+	po.sessionsOptions = bindSessionsDB(set).withActor()
 	cmd.Flags().DurationVar(&po.ExpiredBefore, "expired-before", 0, "delete sessions that expired more than this long ago")
 	return cmd
 }
@@ -302,8 +355,8 @@ func errNoSchema(dsn, why string) error {
 // openSessionStore opens the database and checks that its schema holds
 // the session table. A missing SQLite file is an error here, not a new
 // empty database.
-func openSessionStore(ctx context.Context, dsn string, cfg db.Config) (sessionStore, error) {
-	d, err := db.Open(ctx, dsn, db.Options{NoCreate: true})
+func openSessionStore(ctx context.Context, dsn string, cfg db.Config, zone *time.Location) (sessionStore, error) {
+	d, err := db.Open(ctx, dsn, db.Options{NoCreate: true, TimeZone: zone})
 	if err != nil {
 		return nil, openDBError(err, cfg)
 	}
@@ -325,14 +378,18 @@ func runSessionsTUI(ctx context.Context, s *stdio, o *sessionsTUIOptions) error 
 		return err
 	}
 	defer store.Close()
-	return inspect.Run(ctx, inspect.Options{
+	opts := inspect.Options{
 		Lister:   store,
+		Accounts: store,
+		Database: dbLabel(o.dbConfig),
+		Actor:    o.Actor,
 		Now:      o.Now,
 		Location: time.Local,
 		ReadOnly: o.ReadOnly,
 		Refresh:  o.Refresh,
 		Debounce: 150 * time.Millisecond,
-	}, s.In, s.Out, s.noColor())
+	}
+	return inspect.Run(ctx, opts, s.In, s.Out, s.noColor())
 }
 
 // sessionJSON is one element of `sessions list --json` (SPEC §7).
@@ -460,12 +517,12 @@ func runSessionsRevoke(ctx context.Context, s *stdio, o *sessionsRevokeOptions) 
 		return err
 	}
 	defer store.Close()
-	at := o.Now().UTC()
+	a := o.audit(o.Reason)
 	var n int64
 	if o.UserID != 0 {
-		n, err = store.RevokeUserSessions(ctx, o.UserID, at, o.Reason)
+		n, err = store.RevokeUserSessions(ctx, o.UserID, a)
 	} else {
-		n, err = store.RevokeSessions(ctx, o.IDs, at, o.Reason)
+		n, err = store.RevokeSessions(ctx, o.IDs, a)
 	}
 	if err != nil {
 		return err
@@ -498,7 +555,7 @@ func runSessionsPurge(ctx context.Context, s *stdio, o *sessionsPurgeOptions) er
 	}
 	defer store.Close()
 	before := o.Now().UTC().Add(-o.ExpiredBefore)
-	n, err := store.PurgeExpiredSessions(ctx, before)
+	n, err := store.PurgeSessions(ctx, before, o.audit("expired before "+utcText(before)))
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/config"
 	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/keyseal"
@@ -17,6 +19,7 @@ type rekeyOptions struct {
 	DSN        string
 	ConfigFile string
 	Secrets    []string
+	Actor      string
 	where      origin // names each setting's source in errors
 
 	dbConfig db.Config       // parsed by validate
@@ -54,6 +57,10 @@ Rotation:
 			if err := o.validate(); err != nil {
 				return err
 			}
+			var err error
+			if o.Actor, err = resolveActor(set, o.Actor, f.io.Getenv); err != nil {
+				return err
+			}
 			warnPasswordFlag(f.logger(), set, o.dbConfig)
 			if runF != nil {
 				return runF(o)
@@ -65,6 +72,7 @@ Rotation:
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
 	set.Strings("session-key-secret", &o.Secrets)
+	set.String("actor", &o.Actor)
 	return cmd
 }
 
@@ -93,7 +101,8 @@ func runRekey(ctx context.Context, s *stdio, o *rekeyOptions) error {
 	defer d.Close()
 	sealer := o.sealer
 	current := sealer.SealingKeyID()
-	n, err := d.RekeySessionKeys(ctx, func(tokenHash, stored string) (string, bool, error) {
+	a := auth.Audit{Actor: o.Actor, At: time.Now().UTC().Truncate(time.Second)}
+	n, err := d.RekeySessionKeys(ctx, a, func(tokenHash, stored string) (string, bool, error) {
 		if stored == "" || keyseal.SealedKeyID(stored) == current {
 			return stored, false, nil
 		}

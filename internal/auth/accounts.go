@@ -132,6 +132,7 @@ type UserRow struct {
 // key is the only index wx_user has that orders them; ids are a cursor
 // here, not a clock). AfterID is the last id of the previous page.
 type UserFilter struct {
+	ID      int64     // 0: every user; else only this one
 	State   UserState // "" or UserAll: every state
 	Search  string    // literal text in the nickname or mobile, an id, or an openid
 	Limit   int

@@ -93,3 +93,19 @@ func MaskOpenID(openid string) string {
 	}
 	return openid[:4] + "…" + openid[len(openid)-4:]
 }
+
+// MaskMobile shows a phone number's first three and last four characters
+// (138****1234), the rest as one * each; a number of seven characters or
+// fewer keeps only its last two. Support confirms a number a user reads
+// out without listings showing whole numbers.
+func MaskMobile(m string) string {
+	r := []rune(m)
+	keepHead, keepTail := 3, 4
+	if len(r) <= keepHead+keepTail {
+		keepHead, keepTail = 0, min(2, len(r))
+	}
+	for i := keepHead; i < len(r)-keepTail; i++ {
+		r[i] = '*'
+	}
+	return string(r)
+}

@@ -57,13 +57,26 @@ const (
 	cmdSessionsRevoke = "sessions revoke"
 	cmdSessionsPurge  = "sessions purge"
 	cmdSessionsRekey  = "sessions rekey"
+	cmdUsersList      = "users list"
+	cmdUsersShow      = "users show"
+	cmdUsersDisable   = "users disable"
+	cmdUsersEnable    = "users enable"
+	cmdUsersCancel    = "users cancel"
+	cmdAuditList      = "audit list"
 )
 
 var (
 	serveAndDev = []string{cmdServe, cmdDev}
 	// The commands that work on a database. The sessions subcommands
 	// each take --db themselves, so that each is a command of its own.
-	databaseCmds = []string{cmdServe, cmdDev, cmdMigrate, cmdSessions, cmdSessionsList, cmdSessionsRevoke, cmdSessionsPurge, cmdSessionsRekey}
+	databaseCmds = []string{cmdServe, cmdDev, cmdMigrate, cmdSessions, cmdSessionsList, cmdSessionsRevoke, cmdSessionsPurge, cmdSessionsRekey,
+		cmdUsersList, cmdUsersShow, cmdUsersDisable, cmdUsersEnable, cmdUsersCancel, cmdAuditList}
+	// The commands that change accounts or sessions for someone: each
+	// writes an audit row naming its actor.
+	auditedCmds = []string{cmdSessions, cmdSessionsRevoke, cmdSessionsPurge, cmdSessionsRekey, cmdUsersDisable, cmdUsersEnable, cmdUsersCancel}
+	// The commands that read or write wx_user's datetimes, which are in
+	// the configured zone.
+	userTimeCmds = []string{cmdServe, cmdDev, cmdSessions, cmdUsersList, cmdUsersShow, cmdUsersDisable, cmdUsersEnable, cmdUsersCancel}
 	configCmds   = append(append([]string{}, databaseCmds...), cmdMockwx, cmdMockwxOpenID)
 	// The commands that write a log.
 	logCmds = []string{cmdServe, cmdDev, cmdMockwx, cmdMigrate}
@@ -99,17 +112,21 @@ var Settings = Table{
 	{Name: "apps", NoFlag: true, Env: "OA_WX_APPS", YAML: "oa.wx.apps", Commands: serveAndDev, Secret: true, Pair: appPair,
 		Usage: "more mini-programs on this backend: APPID=SECRET,... (YAML: a list of {app-id, app-secret}); a request's WeChat Referer picks its app (docs/APPS.md)"},
 	{Name: "token-ttl", Env: "OA_TOKEN_TTL", YAML: "oa.token-ttl", Default: "24h", Commands: serveAndDev,
-		Usage: "token lifetime (at least 1s)"},
+		Usage: "idle timeout of a token: a request made when less than half of it remains renews the token to now + this (at least 1s)"},
+	{Name: "token-max-age", Env: "OA_TOKEN_MAX_AGE", YAML: "oa.token-max-age", Default: "720h", Commands: serveAndDev,
+		Usage: "no token lives longer than this after its login, however much it is used; equal to --token-ttl turns renewal off"},
+	{Name: "max-sessions-per-user", Env: "OA_MAX_SESSIONS_PER_USER", YAML: "oa.max-sessions-per-user", Default: "0", Commands: serveAndDev,
+		Usage: "a login that would leave a user more active sessions revokes the oldest (reason \"session limit\"); 1: single-device login; 0: no limit"},
 	{Name: "wx-timeout", Env: "OA_WX_TIMEOUT", YAML: "oa.wx.timeout", Default: "4s", Commands: serveAndDev,
 		Usage: "timeout of each call to WeChat; keep it under the mini-program's 6s"},
 	{Name: "login-rate", Env: "OA_LOGIN_RATE", YAML: "oa.login-rate", Default: "10", Commands: serveAndDev,
 		Usage: "logins per second per client address (burst twice that); 0 turns the limit off"},
 	{Name: "trusted-proxy", Env: "OA_TRUSTED_PROXY", YAML: "oa.trusted-proxy", Commands: serveAndDev,
 		Usage: "address or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable, comma-separated or a YAML list)"},
-	{Name: "time-zone", Env: "OA_TIME_ZONE", YAML: "oa.time-zone", Default: "Local", Commands: serveAndDev,
+	{Name: "time-zone", Env: "OA_TIME_ZONE", YAML: "oa.time-zone", Default: "Local", Commands: userTimeCmds,
 		Usage: "zone of wx_user's datetimes and of tokenExpire (IANA name such as Asia/Shanghai; the zone database is built in)"},
-	{Name: "storage-dir", Env: "OA_STORAGE_DIR", YAML: "oa.storage-dir", Default: "./oactl-files", Commands: serveAndDev,
-		Usage: "directory for uploaded avatar images"},
+	{Name: "storage-dir", Env: "OA_STORAGE_DIR", YAML: "oa.storage-dir", Default: "./oactl-files", Commands: []string{cmdServe, cmdDev, cmdUsersCancel},
+		Usage: "directory for uploaded avatar images (users cancel deletes the user's files there)"},
 	{Name: "public-url", Env: "OA_PUBLIC_URL", YAML: "oa.public-url", Commands: serveAndDev,
 		Usage: "absolute base URL of upload URLs, e.g. https://oa.example.com (default: from the request's Host)"},
 	{Name: "shutdown-timeout", Env: "OA_SHUTDOWN_TIMEOUT", YAML: "oa.shutdown-timeout", Default: "10s", Commands: serveAndDev,
@@ -166,4 +183,8 @@ var Settings = Table{
 		Usage: "the inspector hides and refuses revocation"},
 	{Name: "refresh", Env: "OA_REFRESH", YAML: "oa.sessions.refresh", Default: "10s", Commands: []string{cmdSessions},
 		Usage: "the inspector reloads its table this often (0: only on r)"},
+
+	// Support actions.
+	{Name: "actor", Env: "OA_ACTOR", YAML: "oa.actor", Commands: auditedCmds,
+		Usage: "who the audit rows of revocations, purges, rekeys and account changes name (default: the OS user name)"},
 }

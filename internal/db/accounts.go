@@ -265,6 +265,9 @@ func (d *DB) ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.UserRow, 
 		}
 		where, args = append(where, "("+strings.Join(parts, " OR ")+")"), append(args, pa...)
 	}
+	if f.ID > 0 {
+		where, args = append(where, "u.id = ?"), append(args, f.ID)
+	}
 	if f.AfterID > 0 {
 		where, args = append(where, "u.id < ?"), append(args, f.AfterID)
 	}

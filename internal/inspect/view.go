@@ -284,8 +284,10 @@ func (m Model) View() string {
 			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID))) + m.accountLabel()
 		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), Plural(int64(len(p.rows))), moreMark(p))
 	} else {
-		top = m.st.title.Render("oactl sessions") + m.databaseLabel() + fmt.Sprintf(" · %s · state: %s · sort: %s · %d loaded%s",
-			m.totalLabel(), m.state, sortLabel(m.sort), len(p.rows), moreMark(p))
+		// The database last: a long file path is what a narrow terminal
+		// cuts.
+		top = m.st.title.Render("oactl sessions") + fmt.Sprintf(" · %s, %d loaded%s · state: %s · sort: %s",
+			m.totalLabel(), len(p.rows), moreMark(p), m.state, sortLabel(m.sort)) + m.databaseLabel()
 		if m.opts.ReadOnly {
 			top += " · " + m.st.warn.Render("read-only")
 		}
