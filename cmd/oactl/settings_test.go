@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/config"
 )
 
@@ -29,6 +30,7 @@ func serveValues(o *serveOptions) map[string]string {
 	return map[string]string{
 		"config": o.ConfigFile, "addr": o.Addr, "db": o.DB, "wx-base-url": o.WxBaseURL,
 		"appid": o.AppID, "app-secret": o.AppSecret, "apps": o.Apps, "token-ttl": dur(o.TokenTTL),
+		"token-max-age": dur(o.TokenMaxAge), "max-sessions-per-user": strconv.Itoa(o.MaxSessions),
 		"wx-timeout": dur(o.WxTimeout), "login-rate": strconv.FormatFloat(o.LoginRate, 'g', -1, 64),
 		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
@@ -39,7 +41,14 @@ func serveValues(o *serveOptions) map[string]string {
 }
 
 func sessionsValues(o *sessionsOptions) map[string]string {
-	return map[string]string{"db": o.DSN, "config": o.ConfigFile}
+	v := map[string]string{"db": o.DSN, "config": o.ConfigFile}
+	if o.actor {
+		v["actor"] = o.Actor
+	}
+	if o.timeZone {
+		v["time-zone"] = o.TimeZone
+	}
+	return v
 }
 
 // probes covers every command path the table names.
@@ -100,10 +109,35 @@ var probes = map[string]probe{
 	}},
 	"sessions rekey": {build: func(f *factory, seen func(map[string]string)) *cobra.Command {
 		return newSessionsRekeyCmd(f, func(o *rekeyOptions) error {
-			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "session-key-secret": strings.Join(o.Secrets, ",")})
+			seen(map[string]string{"db": o.DSN, "config": o.ConfigFile, "session-key-secret": strings.Join(o.Secrets, ","), "actor": o.Actor})
 			return nil
 		})
 	}},
+	"users list": {build: func(f *factory, seen func(map[string]string)) *cobra.Command {
+		return newUsersListCmd(f, func(o *usersListOptions) error { seen(sessionsValues(o.sessionsOptions)); return nil })
+	}},
+	"users show": {args: []string{"1"}, build: func(f *factory, seen func(map[string]string)) *cobra.Command {
+		return newUsersShowCmd(f, func(o *usersShowOptions) error { seen(sessionsValues(o.sessionsOptions)); return nil })
+	}},
+	"users disable": {args: []string{"1"}, build: usersChangeProbe(auth.ActionDisable)},
+	"users enable":  {args: []string{"1"}, build: usersChangeProbe(auth.ActionEnable)},
+	"users cancel":  {args: []string{"1", "--yes"}, build: usersChangeProbe(auth.ActionCancel)},
+	"audit list": {build: func(f *factory, seen func(map[string]string)) *cobra.Command {
+		return newAuditListCmd(f, func(o *auditListOptions) error { seen(sessionsValues(o.sessionsOptions)); return nil })
+	}},
+}
+
+func usersChangeProbe(action string) func(f *factory, seen func(map[string]string)) *cobra.Command {
+	return func(f *factory, seen func(map[string]string)) *cobra.Command {
+		return newUsersChangeCmd(f, action, func(o *usersChangeOptions) error {
+			v := sessionsValues(o.sessionsOptions)
+			if action == auth.ActionCancel {
+				v["storage-dir"] = o.StorageDir
+			}
+			seen(v)
+			return nil
+		})
+	}
 }
 
 // walkValues are valid, non-default values of every setting, as the
@@ -118,6 +152,7 @@ var walkValues = map[string]string{
 	"session-retention": "48h0m0s", "purge-interval": "2m0s",
 	"seed": "walkseed", "unionid": "true", "code-ttl": "1m0s", "journal-size": "7", "allow-remote": "true",
 	"lock-timeout": "5s", "read-only": "true", "refresh": "3s",
+	"token-max-age": "240h0m0s", "max-sessions-per-user": "3", "actor": "walk.actor",
 	"metrics-addr": "127.0.0.1:9102", "log-format": "json", "log-level": "warn",
 }
 
@@ -241,6 +276,12 @@ var arguments = map[string][]string{
 	"sessions list":   {"json", "state", "user", "search", "limit"},
 	"sessions revoke": {"user", "reason", "yes"},
 	"sessions purge":  {"expired-before"},
+	"users list":      {"json", "state", "search", "limit"},
+	"users show":      {"json"},
+	"users disable":   {"reason", "yes"},
+	"users enable":    {"reason", "yes"},
+	"users cancel":    {"reason", "yes"},
+	"audit list":      {"json", "user", "since", "limit"},
 }
 
 // TestEveryFlagIsASettingOrAnArgument walks the real command tree: a flag

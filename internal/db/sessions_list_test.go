@@ -104,7 +104,7 @@ func TestListSessions(t *testing.T) {
 
 		t.Run("states", func(t *testing.T) {
 			bob := fx.users["bob"]
-			if n, err := fx.d.RevokeUserSessions(testCtx(t), bob.ID, listNow, "test"); err != nil || n != 3 {
+			if n, err := fx.d.RevokeUserSessions(testCtx(t), bob.ID, auth.Audit{Actor: "t", Reason: "test", At: listNow}); err != nil || n != 3 {
 				t.Fatalf("RevokeUserSessions: %d, %v", n, err)
 			}
 			counts := map[auth.SessionState]int{}
@@ -191,17 +191,17 @@ func TestListSessions(t *testing.T) {
 				}
 			}
 			target := []int64{rows[0].Session.ID, rows[1].Session.ID, 1 << 40}
-			n, err := fx.d.RevokeSessions(testCtx(t), target, listNow, "support")
+			n, err := fx.d.RevokeSessions(testCtx(t), target, auth.Audit{Actor: "t", Reason: "support", At: listNow})
 			if err != nil || n != 2 {
 				t.Fatalf("RevokeSessions: %d, %v", n, err)
 			}
-			if n, err := fx.d.RevokeSessions(testCtx(t), target, listNow, "again"); err != nil || n != 0 {
+			if n, err := fx.d.RevokeSessions(testCtx(t), target, auth.Audit{Actor: "t", Reason: "again", At: listNow}); err != nil || n != 0 {
 				t.Errorf("second revoke: %d, %v", n, err)
 			}
-			if n, err := fx.d.RevokeSessions(testCtx(t), nil, listNow, "none"); err != nil || n != 0 {
+			if n, err := fx.d.RevokeSessions(testCtx(t), nil, auth.Audit{Actor: "t", Reason: "none", At: listNow}); err != nil || n != 0 {
 				t.Errorf("empty revoke: %d, %v", n, err)
 			}
-			if n, err := fx.d.RevokeUserSessions(testCtx(t), 1<<30, listNow, "nobody"); err != nil || n != 0 {
+			if n, err := fx.d.RevokeUserSessions(testCtx(t), 1<<30, auth.Audit{Actor: "t", Reason: "nobody", At: listNow}); err != nil || n != 0 {
 				t.Errorf("revoke unknown user: %d, %v", n, err)
 			}
 			rows = fx.list(t, auth.SessionFilter{UserID: u.ID, State: auth.StateRevoked, Limit: 1000})

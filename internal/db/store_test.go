@@ -312,14 +312,14 @@ func testSessionRoundTrip(t *testing.T, d *db.DB) {
 		t.Errorf("unknown token: %v", err)
 	}
 	later := at.Add(90 * time.Second)
-	if err := d.TouchSession(testCtx(t), s.ID, later); err != nil {
+	if err := d.TouchSession(testCtx(t), s.ID, later, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	gs, _, _ = d.SessionByTokenHash(testCtx(t), rec.Session.TokenHash)
 	if !gs.LastSeenAt.Equal(later.Truncate(time.Second)) {
 		t.Errorf("last seen %v, want %v", gs.LastSeenAt, later)
 	}
-	if err := d.TouchSession(testCtx(t), 1<<40, later); !errors.Is(err, auth.ErrNotFound) {
+	if err := d.TouchSession(testCtx(t), 1<<40, later, time.Time{}); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("touch unknown: %v", err)
 	}
 }
@@ -499,13 +499,13 @@ func testAutoIncrement(t *testing.T, d *db.DB) {
 
 func testRekey(t *testing.T, d *db.DB) {
 	ctx := testCtx(t)
-	n0, err := d.RekeySessionKeys(ctx, func(_, stored string) (string, bool, error) { return stored, false, nil })
+	n0, err := d.RekeySessionKeys(ctx, auth.Audit{Actor: "t"}, func(_, stored string) (string, bool, error) { return stored, false, nil })
 	if err != nil || n0 != 0 {
 		t.Fatalf("no-op rekey = %d, %v", n0, err)
 	}
 	total := count(t, d, "SELECT COUNT(*) FROM wx_session WHERE session_key NOT LIKE 'v2:%'")
 	seen := 0
-	n, err := d.RekeySessionKeys(ctx, func(hash, stored string) (string, bool, error) {
+	n, err := d.RekeySessionKeys(ctx, auth.Audit{Actor: "t"}, func(hash, stored string) (string, bool, error) {
 		seen++
 		if strings.HasPrefix(stored, "v2:") {
 			return stored, false, nil
@@ -519,7 +519,7 @@ func testRekey(t *testing.T, d *db.DB) {
 		t.Errorf("%d keys not rewritten", c)
 	}
 	boom := errors.New("boom")
-	if _, err := d.RekeySessionKeys(ctx, func(string, string) (string, bool, error) { return "", false, boom }); !errors.Is(err, boom) {
+	if _, err := d.RekeySessionKeys(ctx, auth.Audit{Actor: "t"}, func(string, string) (string, bool, error) { return "", false, boom }); !errors.Is(err, boom) {
 		t.Errorf("rekey error: %v", err)
 	}
 }
