@@ -225,22 +225,29 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// newSealer returns nil, nil when no secret is given.
+// newSealer returns nil, nil when no secret is given. Every secret must
+// be at least keyseal.MinSecretLen bytes; validate makes that a usage
+// error (exit 2). The message names the secret's position, never its text.
 func newSealer(secrets []string) (*keyseal.Sealer, error) {
+	keep := trimSecrets(secrets)
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	s, err := keyseal.New(keep...)
+	if err != nil {
+		return nil, fmt.Errorf("OA_SESSION_KEY_SECRET: %w", err)
+	}
+	return s, nil
+}
+
+func trimSecrets(secrets []string) []string {
 	var keep []string
 	for _, s := range secrets {
 		if s = strings.TrimSpace(s); s != "" {
 			keep = append(keep, s)
 		}
 	}
-	if len(keep) == 0 {
-		return nil, nil
-	}
-	s, err := keyseal.New(keep...)
-	if err != nil {
-		return nil, errors.New("--session-key-secret: invalid")
-	}
-	return s, nil
+	return keep
 }
 
 // listening is told the server's address once it accepts connections;

@@ -1,18 +1,16 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/keyseal"
 )
 
-const (
-	sealPrefix = "v1:" // internal/keyseal's format
-	keySample  = 50    // rows read from each end of wx_session
-)
+// keySample is how many rows are read from each end of wx_session.
+const keySample = 50
 
 // checkSessionKeys samples the oldest and newest rows of wx_session by
 // primary key: bounded work however large the table is, and it catches
@@ -59,7 +57,7 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 	if err != nil {
 		return fmt.Errorf("check: sample wx_session: %w", err)
 	}
-	sampled, plain := 0, 0
+	sampled, plain, legacy := 0, 0, 0
 	seen := map[string]bool{} // a small table shows the same rows at both ends
 	for rows.Next() {
 		// Read as bytes and look only at the prefix: the key itself is
@@ -75,8 +73,13 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 		}
 		seen[id] = true
 		sampled++
-		if len(k) > 0 && !bytes.HasPrefix(k, []byte(sealPrefix)) {
+		// Only the few bytes of the prefix become a string.
+		head := string(k[:min(len(k), 12)])
+		switch {
+		case len(k) > 0 && !keyseal.IsSealed(head):
 			plain++
+		case keyseal.IsLegacy(head):
+			legacy++
 		}
 	}
 	if err := closeRows(rows); err != nil {
@@ -87,17 +90,23 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 	case sampled == 0:
 		f.Status = SeverityOK
 		f.Summary = "wx_session is empty: no session keys stored"
-	case plain == 0:
+	case plain == 0 && legacy == 0:
 		f.Status = SeverityOK
-		f.Summary = "the sampled session keys are encrypted (v1: sealed)"
+		f.Summary = "the sampled session keys are encrypted (v2: sealed)"
 		f.Detail = fmt.Sprintf("%d rows sampled (the oldest and newest %d by primary key)", sampled, keySample)
+	case plain == 0:
+		f.Status = SeverityWarn
+		f.Summary = "some session keys are sealed with the old SHA-256 key derivation (v1:)"
+		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a v1: session_key. "+
+			"They still open, but run oactl sessions rekey to seal them again with the HKDF-SHA256 key (v2:).", legacy, sampled, keySample)
+		f.FixConfig = "# with the current secret (and the old one after it, if it changed):\nOA_SESSION_KEY_SECRET=NEW,OLD oactl sessions rekey"
 	default:
 		f.Status = SeverityWarn
 		f.Summary = "session keys are stored unencrypted: anyone who reads the database can decrypt users' WeChat data"
-		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a session_key without the v1: seal. "+
+		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a session_key without a seal. "+
 			"oactl serve seals only the keys of new logins: start it with a session-key secret, then run oactl sessions rekey "+
 			"with that secret to seal the keys already stored.", plain, sampled, keySample)
-		f.FixConfig = "# oactl serve: --session-key-secret, or in the environment:\nOA_SESSION_KEY_SECRET=<a long random secret, kept out of the repository>\n" +
+		f.FixConfig = "# oactl serve: --session-key-secret, or in the environment:\nOA_SESSION_KEY_SECRET=<at least 32 random bytes, e.g. openssl rand -base64 32>\n" +
 			"# then, with the same secret: oactl sessions rekey"
 	}
 	r.add(f)
