@@ -36,7 +36,7 @@ func newMockEnv(t *testing.T) *mockEnv {
 	e.svc.Now = time.Now
 	e.svc.AppID = mockAppID
 	e.svc.WeChat = &wechat.Client{BaseURL: srv.URL, AppID: mockAppID, Secret: mockSecret, Timeout: 300 * time.Millisecond}
-	sealer, err := keyseal.New("test-key-secret")
+	sealer, err := keyseal.New("test-key-secret-of-32-bytes-or-more")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,9 @@ import (
 // implements it).
 type WeChat interface {
 	Code2Session(ctx context.Context, code string) (wechat.SessionInfo, error)
-	PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error)
+	// PhoneNumber exchanges a phone-number code; openid is the user's, so
+	// that WeChat refuses a code obtained by another user.
+	PhoneNumber(ctx context.Context, code, openid string) (wechat.PhoneInfo, error)
 }
 
 // Sealer encrypts session keys at rest (internal/keyseal implements it).
@@ -40,6 +42,10 @@ const (
 	tokenBytes    = 32
 	// TokenLen is the length of a token: base64url of 32 bytes, unpadded.
 	TokenLen = 43
+	// WatermarkWindow is how far a legacy payload's watermark timestamp
+	// may be from now (SPEC §11): a captured payload cannot be replayed
+	// later.
+	WatermarkWindow = 10 * time.Minute
 )
 
 // Service is the login domain's logic, independent of HTTP.
@@ -255,12 +261,15 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, upd ProfileUpdate) 
 	return out, nil
 }
 
-// BindPhoneByCode binds the number behind a getuserphonenumber code.
+// BindPhoneByCode binds the number behind a getuserphonenumber code. The
+// user's openid travels with the code: a code is bound to the WeChat user
+// whose mini-program obtained it, and without the openid another user's
+// token could bind that number (WeChat, and mockwx, refuse the mismatch).
 func (s *Service) BindPhoneByCode(ctx context.Context, u User, code string) (string, error) {
 	if err := ValidateCode("code", code); err != nil {
 		return "", err
 	}
-	info, err := s.WeChat.PhoneNumber(ctx, code)
+	info, err := s.WeChat.PhoneNumber(ctx, code, u.OpenID)
 	if err != nil {
 		return "", upstreamError(err)
 	}
@@ -318,6 +327,9 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, u User, encryptedData,
 	}
 	if err := wechat.CheckWatermark(plain, s.AppID); err != nil {
 		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark is not this app's"}
+	}
+	if err := wechat.CheckWatermarkTime(plain, s.now(), WatermarkWindow); err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark timestamp is not within 10 minutes of now"}
 	}
 	var phone struct {
 		PhoneNumber     string `json:"phoneNumber"`

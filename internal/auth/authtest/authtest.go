@@ -7,6 +7,7 @@ package authtest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,7 +282,8 @@ func (s *Store) Ping(ctx context.Context) (auth.SchemaState, error) {
 
 // WeChat is a fake auth.WeChat: code "alice.1" belongs to user "alice"
 // (openid "o-alice", session key "key-alice.1"); Errs maps a code to the
-// error it fails with.
+// error it fails with. A phone-number code of alice sent with another
+// openid fails with errcode 40003, as WeChat refuses it.
 type WeChat struct {
 	mu    sync.Mutex
 	Errs  map[string]error
@@ -298,23 +300,25 @@ func (w *WeChat) Code2Session(ctx context.Context, code string) (wechat.SessionI
 	if err := w.Errs[code]; err != nil {
 		return wechat.SessionInfo{}, err
 	}
-	user := code
-	for i := 0; i < len(code); i++ {
-		if code[i] == '.' {
-			user = code[:i]
-			break
-		}
-	}
-	return wechat.SessionInfo{OpenID: "o-" + user, SessionKey: "key-" + code}, nil
+	return wechat.SessionInfo{OpenID: "o-" + codeUser(code), SessionKey: "key-" + code}, nil
+}
+
+// codeUser is the user of a code: up to its first '.'.
+func codeUser(code string) string {
+	user, _, _ := strings.Cut(code, ".")
+	return user
 }
 
 // PhoneNumber implements auth.WeChat.
-func (w *WeChat) PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error) {
+func (w *WeChat) PhoneNumber(ctx context.Context, code, openid string) (wechat.PhoneInfo, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.Calls++
 	if err := w.Errs[code]; err != nil {
 		return wechat.PhoneInfo{}, err
+	}
+	if openid != "" && openid != "o-"+codeUser(code) {
+		return wechat.PhoneInfo{}, APIError(40003, "invalid openid")
 	}
 	p := w.Phone
 	if p == "" {
