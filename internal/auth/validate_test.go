@@ -2,9 +2,12 @@ package auth
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/oactl/oactl/internal/wechat"
 )
 
 func TestValidateCode(t *testing.T) {
@@ -163,4 +166,39 @@ func TestAvatarURL(t *testing.T) {
 			t.Errorf("ValidateAvatar(%q) = %v, want a BadArgumentError for avatar", u, err)
 		}
 	}
+}
+
+// FuzzAvatarURL: whatever the text, ValidateAvatar accepts only what a
+// browser and an image loader read as an https URL with a host (or http
+// to loopback): url.Parse agrees on scheme and host, no credentials, no
+// controls, spaces or backslashes, at most 255 bytes of valid UTF-8.
+func FuzzAvatarURL(f *testing.F) {
+	for _, s := range []string{
+		"", "https://a.example/x.png", "http://127.0.0.1:8080/x.png", "http://localhost/x", "javascript:alert(1)",
+		"data:text/html,x", "https://u:p@a.example/", "https://a.example\\@b.example/", "HTTPS://A.EXAMPLE",
+		"https://[::1]/x", "https://a.example/\u202e", "https:/a.example", "https://a.example:99999/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateAvatar("avatar", s) != nil || s == "" {
+			return
+		}
+		if len(s) > MaxAvatarBytes || !utf8.ValidString(s) || strings.ContainsAny(s, " \\") || strings.IndexFunc(s, isControl) >= 0 {
+			t.Fatalf("accepted %q", s)
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.User != nil || u.Hostname() == "" || u.Opaque != "" {
+			t.Fatalf("accepted %q: %v %+v", s, err, u)
+		}
+		switch u.Scheme {
+		case "https":
+		case "http":
+			if !wechat.IsLoopbackHost(u.Hostname()) {
+				t.Fatalf("accepted http to %q", u.Hostname())
+			}
+		default:
+			t.Fatalf("accepted scheme %q", u.Scheme)
+		}
+	})
 }

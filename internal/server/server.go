@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -29,15 +30,24 @@ type Config struct {
 	Store          auth.Store // for /readyz
 	Logger         *slog.Logger
 	TimeZone       *time.Location
-	LoginRate      float64 // logins per second per client address; burst 2×; 0 = off
+	LoginRate      float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
+	// UploadRate and BindPhoneRate are per user and per minute, with a
+	// burst of that many; 0 = off.
+	UploadRate     float64
+	BindPhoneRate  float64
 	TrustedProxies []netip.Prefix
-	StorageDir     string
-	PublicURL      string
-	Now            func() time.Time
+	// Files is the avatar store; nil makes one on StorageDir that records
+	// nothing (tests, embedding).
+	Files      *storage.Store
+	StorageDir string
+	PublicURL  string
+	Now        func() time.Time
 }
 
-// maxLimiters caps the addresses the rate limiter tracks at once.
-const maxLimiters = 100_000
+// maxLimiters caps the keys (addresses, users) each rate limiter tracks
+// at once; beyond it the least recently used is forgotten. A variable so
+// that tests reach the cap with fewer addresses.
+var maxLimiters = 100_000
 
 // readyTimeout bounds the database ping of /readyz.
 const readyTimeout = 2 * time.Second
@@ -46,7 +56,7 @@ type server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
-	limits  *limiters
+	limits  *limiters[netip.Addr]
 	idBase  string
 	idSeq   atomic.Uint64
 	handler http.Handler
@@ -68,13 +78,18 @@ func New(cfg Config) http.Handler {
 	_, _ = rand.Read(b[:])
 	s.idBase = hex.EncodeToString(b[:])
 	if cfg.LoginRate > 0 {
-		s.limits = newLimiters(cfg.LoginRate, maxLimiters)
+		s.limits = newLimiters[netip.Addr](cfg.LoginRate, int(2*cfg.LoginRate), maxLimiters)
+	}
+	files := cfg.Files
+	if files == nil {
+		files = &storage.Store{Dir: cfg.StorageDir, Now: cfg.Now, Logger: cfg.Logger}
 	}
 
 	mux := http.NewServeMux()
 	apiOpts := api.Options{
 		TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger,
-		Files: &storage.Store{Dir: cfg.StorageDir}, PublicURL: cfg.PublicURL,
+		Files: files, PublicURL: cfg.PublicURL,
+		UploadLimit: s.perUser(cfg.UploadRate), BindPhoneLimit: s.perUser(cfg.BindPhoneRate),
 	}
 	for _, rt := range api.Routes(cfg.Service, apiOpts) {
 		h := rt.Handler
@@ -131,13 +146,24 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // read: a flood costs neither a body read nor a WeChat call.
 func (s *server) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := api.ClientOf(r, s.cfg.TrustedProxies)
+		addr := clientKey(api.ClientOf(r, s.cfg.TrustedProxies))
 		if ok, wait := s.limits.allow(addr, s.cfg.Now()); !ok {
 			api.WriteRateLimited(w, r, wait)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// perUser is a per-user limit of perMinute requests a minute (burst
+// perMinute), or nil when perMinute is 0. Like the login limit it lives
+// in this process: n serve processes admit up to n times the rate.
+func (s *server) perUser(perMinute float64) api.UserLimit {
+	if perMinute <= 0 {
+		return nil
+	}
+	l := newLimiters[int64](perMinute/60, int(math.Ceil(perMinute)), maxLimiters)
+	return func(userID int64) (bool, time.Duration) { return l.allow(userID, s.cfg.Now()) }
 }
 
 // statusWriter remembers the status for the log line and metrics.
