@@ -122,8 +122,8 @@ func TestNicknameControlsStripped(t *testing.T) {
 		{"abc\u202Egnp.exe", "abcgnp.exe"},
 		{"\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069ok", "ok"},
 		{"tab\there\nnewline\r\x7f\u0085\u009b", "tabherenewline"},
-		{"👨‍👩‍👧‍👦 ok", "👨‍👩‍👧‍👦 ok"},         // ZWJ kept
-		{"❤️ \u200E", "❤️ \u200E"},              // variation selector and LRM kept: they reorder nothing after them
+		{"👨‍👩‍👧‍👦 ok", "👨‍👩‍👧‍👦 ok"}, // ZWJ kept
+		{"❤️ \u200E", "❤️ \u200E"},   // variation selector and LRM kept: they reorder nothing after them
 		{"微信用户", "微信用户"},
 		{"\x00\x01\x02", ""},
 	} {

@@ -26,11 +26,11 @@ import (
 
 // Config is what serve hands over.
 type Config struct {
-	Service        *auth.Service
-	Store          auth.Store // for /readyz
-	Logger         *slog.Logger
-	TimeZone       *time.Location
-	LoginRate      float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
+	Service   *auth.Service
+	Store     auth.Store // for /readyz
+	Logger    *slog.Logger
+	TimeZone  *time.Location
+	LoginRate float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
 	// UploadRate and BindPhoneRate are per user and per minute, with a
 	// burst of that many; 0 = off.
 	UploadRate     float64
