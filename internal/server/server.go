@@ -26,22 +26,18 @@ import (
 
 // Config is what serve hands over.
 type Config struct {
-	Service   *auth.Service
-	Store     auth.Store // for /readyz
-	Logger    *slog.Logger
-	TimeZone  *time.Location
-	LoginRate float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
-	// UploadRate and BindPhoneRate are per user and per minute, with a
-	// burst of that many; 0 = off.
-	UploadRate     float64
-	BindPhoneRate  float64
+	Service        *auth.Service
+	Store          auth.Store // for /readyz
+	Logger         *slog.Logger
+	TimeZone       *time.Location
+	LoginRate      float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
 	TrustedProxies []netip.Prefix
-	// Files is the avatar store; nil makes one on StorageDir that records
-	// nothing (tests, embedding).
-	Files      *storage.Store
-	StorageDir string
-	PublicURL  string
-	Now        func() time.Time
+	StorageDir     string
+	PublicURL      string
+	Now            func() time.Time
+	UploadRate     float64        // uploads per user and minute, burst that many; 0 = off
+	BindPhoneRate  float64        // bindPhone calls per user and minute, burst that many; 0 = off
+	Files          *storage.Store // nil: a store on StorageDir that records nothing (tests, embedding)
 }
 
 // maxLimiters caps the keys (addresses, users) each rate limiter tracks
