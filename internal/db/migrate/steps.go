@@ -26,6 +26,7 @@ var catalog = []stepInfo{
 	{Version: 1, Name: "create_wx_user", adoptsSeed: true},
 	{Version: 2, Name: "wx_user_openid_index"},
 	{Version: 3, Name: "create_wx_session", DropsSessions: true},
+	{Version: 4, Name: "create_oa_upload"},
 }
 
 type stepInfo struct {
