@@ -54,12 +54,12 @@ func TestAdoptSeedTable(t *testing.T) {
 			t.Fatalf("status of a seed table = %+v, %v", st, err)
 		}
 		p, err := m.Plan(ctx, Up, 0)
-		if err != nil || len(p.Changes) != 3 || p.Changes[0].Action != ActionAdopt || len(p.Changes[0].SQL) != 1 ||
+		if err != nil || len(p.Changes) != db.SchemaVersion || p.Changes[0].Action != ActionAdopt || len(p.Changes[0].SQL) != 1 ||
 			!strings.HasPrefix(p.Changes[0].SQL[0], "INSERT INTO "+db.VersionTable) {
 			t.Fatalf("plan over a seed table = %+v, %v", p, err)
 		}
 		got, err := m.Up(ctx, 0)
-		if err != nil || !slices.Equal(versions(got), []int{1, 2, 3}) {
+		if err != nil || len(got) != db.SchemaVersion || got[len(got)-1].Version != db.SchemaVersion {
 			t.Fatalf("Up = %v, %v", versions(got), err)
 		}
 		if got[0].Action != ActionAdopt || got[1].Action != ActionUp {
