@@ -103,14 +103,14 @@ func (o *mockwxOptions) validate() error {
 	if o.JournalSize <= 0 || o.JournalSize > 1_000_000 {
 		return usageError("--journal-size must be 1..1000000")
 	}
-	return checkMockwxAddr("--addr", o.Addr, o.AllowRemote)
+	return checkLoopbackAddr("--addr", o.Addr, o.AllowRemote)
 }
 
-// checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
-// means every interface) unless allowRemote: mockwx accepts any secret.
-// flag names the setting in the error; only `oactl mockwx` has
-// --allow-remote.
-func checkMockwxAddr(flag, addr string, allowRemote bool) error {
+// checkLoopbackAddr refuses a non-loopback address (an empty host means
+// every interface) unless allowRemote: mockwx accepts any secret and dev's
+// fake WeChat logs anyone in as anyone. flag names the setting in the
+// error.
+func checkLoopbackAddr(flag, addr string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return usageError("%s %q: want host:port", flag, addr)
@@ -118,10 +118,7 @@ func checkMockwxAddr(flag, addr string, allowRemote bool) error {
 	if allowRemote || wechat.IsLoopbackHost(host) {
 		return nil
 	}
-	if flag == "--addr" {
-		return usageError("--addr %q is not a loopback address: add --allow-remote to listen on it", addr)
-	}
-	return usageError("%s %q: the offline WeChat listens on loopback only", flag, addr)
+	return usageError("%s %q is not a loopback address: add --allow-remote to listen on it", flag, addr)
 }
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {

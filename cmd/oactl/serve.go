@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/server"
+	"github.com/oactl/oactl/internal/storage"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
@@ -39,6 +41,9 @@ type serveOptions struct {
 	TokenTTL          time.Duration
 	WxTimeout         time.Duration
 	LoginRate         float64
+	UploadRate        float64
+	BindPhoneRate     float64
+	UploadRetention   time.Duration
 	TrustedProxies    []string
 	TimeZone          string
 	StorageDir        string
@@ -112,6 +117,9 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.Duration("token-ttl", &o.TokenTTL)
 	set.Duration("wx-timeout", &o.WxTimeout)
 	set.Float("login-rate", &o.LoginRate)
+	set.Float("upload-rate", &o.UploadRate)
+	set.Float("bind-phone-rate", &o.BindPhoneRate)
+	set.Duration("upload-retention", &o.UploadRetention)
 	set.Strings("trusted-proxy", &o.TrustedProxies)
 	set.String("time-zone", &o.TimeZone)
 	set.String("storage-dir", &o.StorageDir)
@@ -149,6 +157,17 @@ func (o *serveOptions) validate() error {
 	}
 	if o.LoginRate < 0 || o.LoginRate > 1e6 {
 		return fmt.Errorf("--login-rate %v: want 0 (off) to 1000000", o.LoginRate)
+	}
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"--upload-rate", o.UploadRate}, {"--bind-phone-rate", o.BindPhoneRate}} {
+		if r.v < 0 || r.v > 1e6 || math.IsNaN(r.v) {
+			return fmt.Errorf("%s %v: want 0 (off) to 1000000 a minute", r.flag, r.v)
+		}
+	}
+	if o.UploadRetention < time.Minute {
+		return fmt.Errorf("--upload-retention %v: want at least 1m (an upload must outlive the profile save that follows it)", o.UploadRetention)
 	}
 	var err error
 	if o.proxies, err = parseTrustedProxies(o.TrustedProxies); err != nil {
@@ -279,6 +298,11 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	if o.sealer != nil { // a nil *Sealer in the interface would not be nil
 		svc.Sealer = o.sealer
 	}
+	files := &storage.Store{Dir: o.StorageDir, Records: store, Retention: o.UploadRetention, Logger: logger}
+	if err := files.Prepare(); err != nil {
+		return fmt.Errorf("--storage-dir %s: %w", o.StorageDir, err)
+	}
+	defer files.Close()
 	handler := server.New(server.Config{
 		Service:        svc,
 		Store:          store,
@@ -288,6 +312,9 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
+		UploadRate:     o.UploadRate,
+		BindPhoneRate:  o.BindPhoneRate,
+		Files:          files,
 	})
 
 	ln, err := server.Listen(o.Addr, "--addr")
@@ -301,7 +328,10 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	lc := server.Lifecycle{
 		Logger:          logger,
 		ShutdownTimeout: o.ShutdownTimeout,
-		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
+		Jobs: []server.Job{
+			{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)},
+			{Every: o.PurgeInterval, Run: uploadGCJob(files, logger)},
+		},
 	}
 	return lc.Serve(ctx, ln, handler)
 }
@@ -339,6 +369,21 @@ func redactDSN(dsn string) string {
 		return "(unparsable DSN)"
 	}
 	return c.Redacted()
+}
+
+// uploadGCJob deletes the uploads that no avatar points at, once
+// --upload-retention has passed. Every serve process runs it; the
+// deletes are idempotent.
+func uploadGCJob(files *storage.Store, logger *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		n, err := files.Collect(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("delete unreferenced uploads", "err", err, "deleted", n)
+		case n > 0:
+			logger.Info("deleted unreferenced uploads", "count", n)
+		}
+	}
 }
 
 // purgeJob deletes the sessions that expired more than retention ago.

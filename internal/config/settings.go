@@ -93,13 +93,19 @@ var Settings = Table{
 	{Name: "wx-timeout", Env: "OA_WX_TIMEOUT", YAML: "oa.wx.timeout", Default: "4s", Commands: serveAndDev,
 		Usage: "timeout of each call to WeChat; keep it under the mini-program's 6s"},
 	{Name: "login-rate", Env: "OA_LOGIN_RATE", YAML: "oa.login-rate", Default: "10", Commands: serveAndDev,
-		Usage: "logins per second per client address (burst twice that); 0 turns the limit off"},
+		Usage: "logins per second per client address, IPv6 clients per /64 (burst twice that); 0 turns the limit off"},
+	{Name: "upload-rate", Env: "OA_UPLOAD_RATE", YAML: "oa.upload-rate", Default: "10", Commands: serveAndDev,
+		Usage: "avatar uploads per user per minute (at once up to that many); 0 turns the limit off"},
+	{Name: "bind-phone-rate", Env: "OA_BIND_PHONE_RATE", YAML: "oa.bind-phone-rate", Default: "5", Commands: serveAndDev,
+		Usage: "bindPhone requests per user per minute (at once up to that many); 0 turns the limit off"},
 	{Name: "trusted-proxy", Env: "OA_TRUSTED_PROXY", YAML: "oa.trusted-proxy", Commands: serveAndDev,
 		Usage: "address or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable, comma-separated or a YAML list)"},
 	{Name: "time-zone", Env: "OA_TIME_ZONE", YAML: "oa.time-zone", Default: "Local", Commands: serveAndDev,
 		Usage: "zone of wx_user's datetimes and of tokenExpire (IANA name such as Asia/Shanghai; the zone database is built in)"},
 	{Name: "storage-dir", Env: "OA_STORAGE_DIR", YAML: "oa.storage-dir", Default: "./oactl-files", Commands: serveAndDev,
-		Usage: "directory for uploaded avatar images"},
+		Usage: "directory for uploaded avatar images (created mode 0700)"},
+	{Name: "upload-retention", Env: "OA_UPLOAD_RETENTION", YAML: "oa.upload-retention", Default: "168h", Commands: serveAndDev,
+		Usage: "how long an uploaded image that no user's avatar points at is kept before serve deletes it"},
 	{Name: "public-url", Env: "OA_PUBLIC_URL", YAML: "oa.public-url", Commands: serveAndDev,
 		Usage: "absolute base URL of upload URLs, e.g. https://oa.example.com (default: from the request's Host)"},
 	{Name: "shutdown-timeout", Env: "OA_SHUTDOWN_TIMEOUT", YAML: "oa.shutdown-timeout", Default: "10s", Commands: serveAndDev,
@@ -109,7 +115,7 @@ var Settings = Table{
 	{Name: "session-retention", Env: "OA_SESSION_RETENTION", YAML: "oa.session-retention", Default: "720h", Commands: serveAndDev,
 		Usage: "how long expired sessions are kept before serve deletes them"},
 	{Name: "purge-interval", Env: "OA_PURGE_INTERVAL", YAML: "oa.purge-interval", Default: "1h", Commands: serveAndDev, Hidden: true,
-		Usage: "how often serve deletes expired sessions past retention (at least 1s)"},
+		Usage: "how often serve deletes expired sessions and unreferenced uploads past retention (at least 1s)"},
 
 	// dev's mockwx and mockwx itself: one address, so that one environment
 	// or file describes `oactl dev` and `oactl serve` + `oactl mockwx`
@@ -132,8 +138,8 @@ var Settings = Table{
 		Usage: "how long a code stays usable; used codes are remembered twice as long"},
 	{Name: "journal-size", Env: "OA_JOURNAL_SIZE", YAML: "oa.mockwx.journal-size", Default: "1000", Commands: []string{cmdMockwx},
 		Usage: "requests kept by /__mock/journal (1 to 1000000)"},
-	{Name: "allow-remote", Env: "OA_ALLOW_REMOTE", YAML: "oa.mockwx.allow-remote", Default: "false", Commands: []string{cmdMockwx},
-		Usage: "allow listening on a non-loopback address (mockwx accepts any secret)"},
+	{Name: "allow-remote", Env: "OA_ALLOW_REMOTE", YAML: "oa.mockwx.allow-remote", Default: "false", Commands: []string{cmdMockwx, cmdDev},
+		Usage: "allow listening on a non-loopback address (the fake WeChat lets anyone who reaches it log in as any user)"},
 
 	// migrate.
 	{Name: "lock-timeout", Env: "OA_LOCK_TIMEOUT", YAML: "oa.migrate.lock-timeout", Default: "1m", Commands: []string{cmdMigrate},
