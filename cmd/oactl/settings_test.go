@@ -32,7 +32,7 @@ func serveValues(o *serveOptions) map[string]string {
 		"wx-timeout": dur(o.WxTimeout), "login-rate": strconv.FormatFloat(o.LoginRate, 'g', -1, 64),
 		"upload-rate": strconv.FormatFloat(o.UploadRate, 'g', -1, 64), "bind-phone-rate": strconv.FormatFloat(o.BindPhoneRate, 'g', -1, 64),
 		"upload-retention": dur(o.UploadRetention),
-		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
+		"trusted-proxy":    strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
 		"session-key-secret": strings.Join(o.SessionKeySecrets, ","), "session-retention": dur(o.SessionRetention),
 		"purge-interval": dur(o.PurgeInterval),
