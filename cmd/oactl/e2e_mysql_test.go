@@ -93,7 +93,7 @@ func TestMySQLServeRefusesAnOlderSchema(t *testing.T) {
 func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 	dump := dumpTool(t)
 	c := startMySQLCluster(t)
-	base := c.serve("--session-key-secret", "first-secret")
+	base := c.serve("--session-key-secret", "first-secret-of-at-least-32-bytes-long")
 	cl := newClient(t, base)
 	var codes []string
 	var tok string
@@ -117,7 +117,7 @@ func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 				t.Fatalf("%s: the dump holds session_key %d", when, i)
 			}
 		}
-		if !bytes.Contains(out, []byte("v1:")) {
+		if !bytes.Contains(out, []byte("v2:")) {
 			t.Fatalf("%s: no sealed keys in the dump", when)
 		}
 	}
@@ -137,24 +137,24 @@ func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 
 	// Rotation: a serve that knows both secrets, rekey, then only the new one.
 	bin := oactlBinary(t)
-	out, err := exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret,first-secret").CombinedOutput()
+	out, err := exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret-of-at-least-32-bytes-long,first-secret-of-at-least-32-bytes-long").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "re-encrypted 3 session keys") {
 		t.Fatalf("rekey: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret,first-secret").CombinedOutput()
+	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "second-secret-of-at-least-32-bytes-long,first-secret-of-at-least-32-bytes-long").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "re-encrypted 0 session keys") {
 		t.Fatalf("a second rekey must change nothing: %v\n%s", err, out)
 	}
 	assertDumpHasNoKeys("rekeyed")
-	rotated := c.serve("--session-key-secret", "second-secret")
+	rotated := c.serve("--session-key-secret", "second-secret-of-at-least-32-bytes-long")
 	bindLegacy(rotated, "13633334444")
 
 	// Without the right secret the stored keys cannot be opened.
-	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "third-secret").CombinedOutput()
+	out, err = exec.Command(bin, "sessions", "rekey", "--db", c.dsn, "--session-key-secret", "third-secret-of-at-least-32-bytes-long").CombinedOutput()
 	if err == nil {
 		t.Fatalf("rekey without the old secret succeeded:\n%s", out)
 	}
-	if strings.Contains(string(out), "second-secret") || strings.Contains(string(out), "third-secret") {
+	if strings.Contains(string(out), "second-secret") || strings.Contains(string(out), "third-secret-of-at-least-32-bytes-long") {
 		t.Fatalf("rekey printed a secret:\n%s", out)
 	}
 }
