@@ -21,7 +21,6 @@ import (
 	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/keyseal"
 	"github.com/oactl/oactl/internal/server"
-	"github.com/oactl/oactl/internal/storage"
 	"github.com/oactl/oactl/internal/wechat"
 )
 
@@ -298,8 +297,8 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	if o.sealer != nil { // a nil *Sealer in the interface would not be nil
 		svc.Sealer = o.sealer
 	}
-	files := &storage.Store{Dir: o.StorageDir, Records: store, Retention: o.UploadRetention, Logger: logger}
-	if err := files.Prepare(); err != nil {
+	files, err := server.OpenFiles(o.StorageDir, store, o.UploadRetention, logger)
+	if err != nil {
 		return fmt.Errorf("--storage-dir %s: %w", o.StorageDir, err)
 	}
 	defer files.Close()
@@ -330,7 +329,7 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		ShutdownTimeout: o.ShutdownTimeout,
 		Jobs: []server.Job{
 			{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)},
-			{Every: o.PurgeInterval, Run: uploadGCJob(files, logger)},
+			server.CollectUploadsJob(files, o.PurgeInterval, logger),
 		},
 	}
 	return lc.Serve(ctx, ln, handler)
@@ -369,21 +368,6 @@ func redactDSN(dsn string) string {
 		return "(unparsable DSN)"
 	}
 	return c.Redacted()
-}
-
-// uploadGCJob deletes the uploads that no avatar points at, once
-// --upload-retention has passed. Every serve process runs it; the
-// deletes are idempotent.
-func uploadGCJob(files *storage.Store, logger *slog.Logger) func(context.Context) {
-	return func(ctx context.Context) {
-		n, err := files.Collect(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.Warn("delete unreferenced uploads", "err", err, "deleted", n)
-		case n > 0:
-			logger.Info("deleted unreferenced uploads", "count", n)
-		}
-	}
 }
 
 // purgeJob deletes the sessions that expired more than retention ago.

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/oactl/oactl/internal/storage"
 )
 
-var _ storage.Records = (*DB)(nil)
+// The methods of this file implement internal/storage's Records (checked
+// in the tests: db does not import storage, whose types it does not need).
 
-// AddUpload records an upload (storage.Records).
-func (d *DB) AddUpload(ctx context.Context, u storage.Upload) error {
+// AddUpload records an upload: its key, owner, size and time (UTC).
+func (d *DB) AddUpload(ctx context.Context, key string, owner, size int64, at time.Time) error {
 	_, err := d.execCount(ctx, "record upload", `INSERT INTO oa_upload (file_key, user_id, size, created_at) VALUES (?, ?, ?, ?)`,
-		u.Key, u.Owner, u.Size, d.UTCTime(u.CreatedAt))
+		key, owner, size, d.UTCTime(at))
 	return err
 }
 
@@ -30,15 +29,13 @@ const referencedKeys = `SELECT SUBSTR(avatar, -36) FROM wx_user WHERE SUBSTR(ava
 	UNION SELECT SUBSTR(avatar, -37) FROM wx_user WHERE SUBSTR(avatar, -38, 1) = '/'`
 
 // UnreferencedUploads returns up to limit keys of uploads made before
-// before that no wx_user.avatar points at, oldest first
-// (storage.Records).
+// before that no wx_user.avatar points at, oldest first.
 func (d *DB) UnreferencedUploads(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	return d.uploadKeys(ctx, "unreferenced uploads", `SELECT file_key FROM oa_upload WHERE created_at < ?
 		AND file_key NOT IN (`+referencedKeys+`) ORDER BY created_at LIMIT ?`, d.UTCTime(before), limit)
 }
 
-// UploadKeysOf returns the keys of every upload of owner
-// (storage.Records).
+// UploadKeysOf returns the keys of every upload of owner.
 func (d *DB) UploadKeysOf(ctx context.Context, owner int64) ([]string, error) {
 	return d.uploadKeys(ctx, "uploads of user", `SELECT file_key FROM oa_upload WHERE user_id = ? ORDER BY created_at`, owner)
 }
@@ -64,7 +61,7 @@ func (d *DB) uploadKeys(ctx context.Context, what, query string, args ...any) ([
 }
 
 // DeleteUploads deletes the records of keys and returns how many it
-// deleted (storage.Records).
+// deleted.
 func (d *DB) DeleteUploads(ctx context.Context, keys []string) (int64, error) {
 	if len(keys) == 0 {
 		return 0, nil

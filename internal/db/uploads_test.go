@@ -17,6 +17,8 @@ import (
 	"github.com/oactl/oactl/internal/testutil"
 )
 
+var _ storage.Records = (*db.DB)(nil)
+
 func pngBytes(t *testing.T) []byte {
 	t.Helper()
 	var b bytes.Buffer

@@ -142,18 +142,26 @@ func TestFetchNeverFollowsLinks(t *testing.T) {
 	f.Close()
 }
 
+// upload is one record of fakeRecords.
+type upload struct {
+	Key       string
+	Owner     int64
+	Size      int64
+	CreatedAt time.Time
+}
+
 // fakeRecords is Records in memory, with the avatars that reference keys.
 type fakeRecords struct {
 	mu         sync.Mutex
-	ups        []Upload
+	ups        []upload
 	referenced map[string]bool
 	failDelete bool
 }
 
-func (f *fakeRecords) AddUpload(_ context.Context, u Upload) error {
+func (f *fakeRecords) AddUpload(_ context.Context, key string, owner, size int64, at time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ups = append(f.ups, u)
+	f.ups = append(f.ups, upload{key, owner, size, at})
 	return nil
 }
 
@@ -188,7 +196,7 @@ func (f *fakeRecords) DeleteUploads(_ context.Context, keys []string) (int64, er
 		return 0, nil
 	}
 	n := len(f.ups)
-	f.ups = slices.DeleteFunc(f.ups, func(u Upload) bool { return slices.Contains(keys, u.Key) })
+	f.ups = slices.DeleteFunc(f.ups, func(u upload) bool { return slices.Contains(keys, u.Key) })
 	return int64(n - len(f.ups)), nil
 }
 

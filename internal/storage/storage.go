@@ -47,20 +47,13 @@ const (
 	collectBatch = 500
 )
 
-// Upload is the record of one stored file.
-type Upload struct {
-	Key       string
-	Owner     int64     // the uploading user's id
-	Size      int64     // bytes
-	CreatedAt time.Time // UTC, whole seconds
-}
-
 // Records keeps the owner and time of every upload (internal/db
 // implements it). An upload is referenced while some user's avatar is a
 // URL whose last path segment is its key.
 type Records interface {
-	// AddUpload records a new upload.
-	AddUpload(ctx context.Context, u Upload) error
+	// AddUpload records a new upload: its key, the uploading user's id,
+	// its size in bytes and its time (UTC, whole seconds).
+	AddUpload(ctx context.Context, key string, owner, size int64, at time.Time) error
 	// UnreferencedUploads returns up to limit keys of uploads made before
 	// before that no user's avatar references, oldest first.
 	UnreferencedUploads(ctx context.Context, before time.Time, limit int) ([]string, error)
@@ -199,8 +192,7 @@ func (s *Store) Save(ctx context.Context, owner int64, data []byte) (key string,
 		return "", err
 	}
 	if s.Records != nil {
-		up := Upload{Key: key, Owner: owner, Size: int64(len(data)), CreatedAt: s.now().UTC().Truncate(time.Second)}
-		if err := s.Records.AddUpload(ctx, up); err != nil {
+		if err := s.Records.AddUpload(ctx, key, owner, int64(len(data)), s.now().UTC().Truncate(time.Second)); err != nil {
 			return "", fmt.Errorf("storage record: %w", err)
 		}
 	}

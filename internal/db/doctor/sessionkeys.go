@@ -1,16 +1,23 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 
 	"github.com/oactl/oactl/internal/db"
-	"github.com/oactl/oactl/internal/keyseal"
 )
 
 // keySample is how many rows are read from each end of wx_session.
 const keySample = 50
+
+// internal/keyseal's formats: v2 (HKDF-SHA256) and the legacy v1 (one
+// SHA-256 of the secret). A WeChat session_key is base64 and holds no ':'.
+var (
+	sealedV2 = []byte("v2:")
+	sealedV1 = []byte("v1:")
+)
 
 // checkSessionKeys samples the oldest and newest rows of wx_session by
 // primary key: bounded work however large the table is, and it catches
@@ -73,13 +80,11 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 		}
 		seen[id] = true
 		sampled++
-		// Only the few bytes of the prefix become a string.
-		head := string(k[:min(len(k), 12)])
 		switch {
-		case len(k) > 0 && !keyseal.IsSealed(head):
-			plain++
-		case keyseal.IsLegacy(head):
+		case bytes.HasPrefix(k, sealedV1):
 			legacy++
+		case len(k) > 0 && !bytes.HasPrefix(k, sealedV2):
+			plain++
 		}
 	}
 	if err := closeRows(rows); err != nil {
