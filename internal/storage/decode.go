@@ -238,14 +238,22 @@ func checkJPEGSegments(data []byte) error {
 	}
 }
 
-// checkRIFF checks that a WebP's RIFF size covers exactly the data and
-// that its chunks fill it.
+// checkRIFF checks that a WebP's RIFF size covers exactly the data, that
+// its first chunk is an image or the extended header, and that its chunks
+// fill it.
 func checkRIFF(data []byte) error {
-	if len(data) < riffHead {
+	if len(data) < riffHead+8 {
 		return notImage("webp: %v", errTruncated)
 	}
 	if size := binary.LittleEndian.Uint32(data[4:8]); uint64(size)+8 != uint64(len(data)) {
 		return notImage("webp: RIFF size %d for %d bytes", size, len(data))
+	}
+	// The WebP container format: the first chunk is the image (VP8,
+	// VP8L) or the extended header (VP8X); x/image/webp would skip others.
+	switch string(data[riffHead : riffHead+4]) {
+	case "VP8 ", "VP8L", "VP8X":
+	default:
+		return notImage("webp: first chunk %q", data[riffHead:riffHead+4])
 	}
 	pos := riffHead
 	for pos < len(data) {

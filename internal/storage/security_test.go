@@ -9,12 +9,16 @@ import (
 	"image"
 	"image/color/palette"
 	"image/gif"
+	_ "image/jpeg" // image.DecodeConfig in FuzzCheckImage
+	_ "image/png"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	_ "golang.org/x/image/webp"
 
 	"github.com/oactl/oactl/internal/testutil"
 )
@@ -260,4 +264,42 @@ func TestCollectWithoutRecords(t *testing.T) {
 	if n, err := s.DeleteOwner(context.Background(), 1); n != 0 || err != nil {
 		t.Fatalf("%d, %v", n, err)
 	}
+}
+
+// FuzzCheckImage: on any bytes CheckImage returns nil or ErrNotImage (no
+// panic, no other error), and what it accepts is a sniffed image that the
+// standard decoder reads whole, within the size bounds, with nothing
+// after its end (a second walk over data with a byte appended refuses).
+func FuzzCheckImage(f *testing.F) {
+	for _, name := range []string{"avatar.png", "avatar.jpg", "avatar.gif", "avatar.webp", "avatar-lossy.webp"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(append(b, '<'))
+	}
+	f.Add([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+	f.Add([]byte("\xff\xd8\xff\xd9"))
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctype := Sniff(data)
+		err := CheckImage(ctx, ctype, data)
+		if err != nil {
+			if !errors.Is(err, ErrNotImage) {
+				t.Fatalf("CheckImage: %v, want nil or ErrNotImage", err)
+			}
+			return
+		}
+		if ctype == "" {
+			t.Fatalf("accepted unsniffed data %q", data)
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+		if err != nil || "image/"+format != ctype || cfg.Width > MaxSide || cfg.Height > MaxSide {
+			t.Fatalf("accepted %s that image.DecodeConfig reads as %q %+v, %v", ctype, format, cfg, err)
+		}
+		if err := CheckImage(ctx, ctype, append(data[:len(data):len(data)], 0)); err == nil {
+			t.Fatalf("accepted %s with a byte appended", ctype)
+		}
+	})
 }
