@@ -22,8 +22,9 @@ func init() {
 }
 
 type devOptions struct {
-	serve      serveOptions
-	MockwxAddr string
+	serve       serveOptions
+	MockwxAddr  string
+	AllowRemote bool
 
 	// mockIsWeChat: serve talks to the in-process mockwx (no base URL
 	// given by flag, env or file); its URL is known once mockwx listens.
@@ -40,6 +41,10 @@ func newDevCmd(f *factory, runF func(*devOptions) error) *cobra.Command {
 SQLite file oactl.db unless --db says otherwise. Both sides share the fixed
 appid ` + defaultDevAppID + ` (so openids stay the same across restarts of one
 database) and a secret made up for this process.
+
+Both listen on loopback only: the fake WeChat turns any code into a login,
+so anyone who could reach dev could log in as any user. --allow-remote lifts
+that, for a test network you trust.
 
 Any code works as a login code: mockwx maps "alice.1", "alice.2", ... to
 user alice. Each code is single-use, as on WeChat.`,
@@ -69,6 +74,7 @@ user alice. Each code is single-use, as on WeChat.`,
 	set = config.Settings.For("dev", cmd.Flags())
 	bindServeSettings(set, &o.serve)
 	set.String("mockwx-addr", &o.MockwxAddr)
+	set.Bool("allow-remote", &o.AllowRemote)
 	return cmd
 }
 
@@ -103,8 +109,14 @@ func (o *devOptions) applyDefaults(set *config.Set) error {
 	return nil
 }
 
+// validate keeps both of dev's listeners on loopback unless
+// --allow-remote: its fake WeChat turns any code into a login, so anyone
+// who reaches the login server can log in as any user.
 func (o *devOptions) validate() error {
-	if err := checkMockwxAddr(o.serve.where.of("mockwx-addr"), o.MockwxAddr, false, false); err != nil {
+	if err := checkLoopbackAddr(o.serve.where.of("addr"), o.serve.Addr, o.AllowRemote); err != nil {
+		return err
+	}
+	if err := checkLoopbackAddr(o.serve.where.of("mockwx-addr"), o.MockwxAddr, o.AllowRemote); err != nil {
 		return err
 	}
 	return o.serve.validate()
@@ -120,6 +132,10 @@ func randomSecret() (string, error) {
 
 func runDev(ctx context.Context, f *factory, o *devOptions) error {
 	logger := f.logger()
+	if checkLoopbackAddr("--addr", o.serve.Addr, false) != nil || checkLoopbackAddr("--mockwx-addr", o.MockwxAddr, false) != nil {
+		logger.Warn("dev listens beyond loopback (--allow-remote): anyone who reaches it can log in as any user",
+			"addr", o.serve.Addr, "mockwx_addr", o.MockwxAddr)
+	}
 	ln, err := server.Listen(o.MockwxAddr, o.serve.where.of("mockwx-addr"))
 	if err != nil {
 		return err

@@ -124,7 +124,7 @@ func TestMySQLSessionKeysEncryptedAtRest(t *testing.T) {
 				t.Fatalf("%s: the dump holds session_key %d", when, i)
 			}
 		}
-		if !bytes.Contains(out, []byte("v1:")) {
+		if !bytes.Contains(out, []byte("v2:")) {
 			t.Fatalf("%s: no sealed keys in the dump", when)
 		}
 	}

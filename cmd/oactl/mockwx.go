@@ -138,7 +138,7 @@ func (o *mockwxOptions) validate() error {
 		}
 		o.script = sc
 	}
-	return checkMockwxAddr(w("addr"), o.Addr, o.AllowRemote, true)
+	return checkLoopbackAddr(w("addr"), o.Addr, o.AllowRemote)
 }
 
 // apps are the apps mockwx accepts, the first being the helpers' default:
@@ -201,11 +201,11 @@ func nonEmpty(list []string) []string {
 	return out
 }
 
-// checkMockwxAddr refuses a non-loopback address for mockwx (an empty host
-// means every interface) unless allowRemote: mockwx accepts any secret.
-// where names the setting's source in the error; only `oactl mockwx` has
-// --allow-remote (canAllow).
-func checkMockwxAddr(where, addr string, allowRemote, canAllow bool) error {
+// checkLoopbackAddr checks a listen address and refuses a non-loopback
+// one (an empty host means every interface) unless allowRemote: mockwx
+// accepts any secret, and dev's fake WeChat logs anyone in as anyone.
+// where names the setting's source in the error.
+func checkLoopbackAddr(where, addr string, allowRemote bool) error {
 	if err := checkListenAddr(where, addr); err != nil {
 		return withExit(exitUsage, err)
 	}
@@ -213,10 +213,7 @@ func checkMockwxAddr(where, addr string, allowRemote, canAllow bool) error {
 	if allowRemote || wechat.IsLoopbackHost(host) {
 		return nil
 	}
-	if canAllow {
-		return usageError("%s %q is not a loopback address: add --allow-remote to listen on it", where, addr)
-	}
-	return usageError("%s %q: the offline WeChat listens on loopback only", where, addr)
+	return usageError("%s %q is not a loopback address: add --allow-remote to listen on it", where, addr)
 }
 
 func runMockwx(ctx context.Context, f *factory, o *mockwxOptions) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -43,6 +44,9 @@ type serveOptions struct {
 	MaxSessions       int
 	WxTimeout         time.Duration
 	LoginRate         float64
+	UploadRate        float64
+	BindPhoneRate     float64
+	UploadRetention   time.Duration
 	TrustedProxies    []string
 	TimeZone          string
 	StorageDir        string
@@ -143,6 +147,9 @@ func bindServeSettings(set *config.Set, o *serveOptions) {
 	set.Int("max-sessions-per-user", &o.MaxSessions)
 	set.Duration("wx-timeout", &o.WxTimeout)
 	set.Float("login-rate", &o.LoginRate)
+	set.Float("upload-rate", &o.UploadRate)
+	set.Float("bind-phone-rate", &o.BindPhoneRate)
+	set.Duration("upload-retention", &o.UploadRetention)
 	set.Strings("trusted-proxy", &o.TrustedProxies)
 	set.String("time-zone", &o.TimeZone)
 	set.String("storage-dir", &o.StorageDir)
@@ -183,6 +190,17 @@ func (o *serveOptions) validate() error {
 	}
 	if o.apps, err = parseApps(o.Apps, o.AppID); err != nil {
 		return err
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"upload-rate", o.UploadRate}, {"bind-phone-rate", o.BindPhoneRate}} {
+		if r.v < 0 || r.v > 1e6 || math.IsNaN(r.v) {
+			return fmt.Errorf("%s %v: want 0 (off) to 1000000 a minute", w(r.name), r.v)
+		}
+	}
+	if o.UploadRetention < time.Minute {
+		return fmt.Errorf("%s %v: want at least 1m (an upload must outlive the profile save that follows it)", w("upload-retention"), o.UploadRetention)
 	}
 	if o.TokenTTL < time.Second {
 		return fmt.Errorf("%s %v: want at least 1s", w("token-ttl"), o.TokenTTL)
@@ -320,22 +338,30 @@ func loadZone(where, name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// newSealer returns nil, nil when no secret is given.
+// newSealer returns nil, nil when no secret is given. Every secret must
+// be at least keyseal.MinSecretLen bytes; validate makes that a usage
+// error (exit 2). where names the setting's source; the message names the
+// secret's position, never its text.
 func newSealer(where string, secrets []string) (*keyseal.Sealer, error) {
+	keep := trimSecrets(secrets)
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	s, err := keyseal.New(keep...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return s, nil
+}
+
+func trimSecrets(secrets []string) []string {
 	var keep []string
 	for _, s := range secrets {
 		if s = strings.TrimSpace(s); s != "" {
 			keep = append(keep, s)
 		}
 	}
-	if len(keep) == 0 {
-		return nil, nil
-	}
-	s, err := keyseal.New(keep...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: invalid session-key secret", where)
-	}
-	return s, nil
+	return keep
 }
 
 // listening is told the server's address once it accepts connections;
@@ -395,6 +421,12 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	if o.sealer != nil { // a nil *Sealer in the interface would not be nil
 		svc.Sealer = o.sealer
 	}
+	files, err := server.OpenFiles(o.StorageDir, store, o.UploadRetention, logger)
+	if err != nil {
+		return fmt.Errorf("--storage-dir %s: %w", o.StorageDir, err)
+	}
+	defer files.Close()
+	svc.Files = files // a cancelled user's uploads go at once
 	handler := server.New(server.Config{
 		Service:        svc,
 		Store:          store,
@@ -404,6 +436,9 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		TrustedProxies: o.proxies,
 		StorageDir:     o.StorageDir,
 		PublicURL:      o.PublicURL,
+		UploadRate:     o.UploadRate,
+		BindPhoneRate:  o.BindPhoneRate,
+		Files:          files,
 
 		Metrics:          metrics,
 		MetricsElsewhere: o.MetricsAddr != "",
@@ -422,8 +457,11 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 	lc := server.Lifecycle{
 		Logger:          logger,
 		ShutdownTimeout: o.ShutdownTimeout,
-		Jobs:            []server.Job{{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)}},
-		Extra:           extra,
+		Jobs: []server.Job{
+			{Every: o.PurgeInterval, Run: purgeJob(svc, o.SessionRetention, logger)},
+			server.CollectUploadsJob(files, o.PurgeInterval, logger),
+		},
+		Extra: extra,
 	}
 	return lc.Serve(ctx, ln, handler)
 }

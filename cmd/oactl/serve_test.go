@@ -64,6 +64,16 @@ func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
 		{"appid empty", []string{"serve", "--appid", "wxa"}, withApps("=s3cret-value"), "OA_WX_APPS"},
 		{"dev app given twice", []string{"dev"}, withApps("wxb,wxb"), "wxb is given twice"},
 		{"apps malformed in YAML", []string{"serve", "--appid", "wxa", "--config", appsYAML}, ok, "oa.wx.apps: line 4"},
+		{"dev off loopback", []string{"dev", "--addr", "0.0.0.0:8080"}, nil, "--addr \"0.0.0.0:8080\" is not a loopback address: add --allow-remote"},
+		{"dev on every interface", []string{"dev", "--addr", ":8080"}, nil, "--allow-remote"},
+		{"dev on a LAN address", []string{"dev", "--addr", "192.168.1.20:8080"}, nil, "--allow-remote"},
+		{"negative upload rate", []string{"serve", "--appid", "wxa", "--upload-rate", "-1"}, ok, "--upload-rate"},
+		{"bind phone rate words", []string{"serve", "--appid", "wxa", "--bind-phone-rate", "lots"}, ok, "bind-phone-rate"},
+		{"upload retention zero", []string{"serve", "--appid", "wxa", "--upload-retention", "0s"}, ok, "--upload-retention"},
+		{"short session-key secret", []string{"serve", "--appid", "wxa"}, map[string]string{"OA_WX_APP_SECRET": "s3cret-value", "OA_SESSION_KEY_SECRET": "only-31-bytes-of-secret-text-xx"}, "at least 32"},
+		{"short second session-key secret", []string{"serve", "--appid", "wxa"}, map[string]string{"OA_WX_APP_SECRET": "s3cret-value", "OA_SESSION_KEY_SECRET": "a-session-key-secret-of-32-bytes,short"}, "secret 2 is 5 bytes"},
+		{"dev short session-key secret", []string{"dev"}, map[string]string{"OA_SESSION_KEY_SECRET": "short"}, "at least 32"},
+		{"rekey short sealing secret", []string{"sessions", "rekey", "--db", "sqlite:" + filepath.Join(dir, "none.db")}, map[string]string{"OA_SESSION_KEY_SECRET": "short,a-session-key-secret-of-32-bytes"}, "secret 1 is 5 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, out, errb := testStdio(tc.env)
@@ -73,8 +83,10 @@ func TestServeRefusesBadSettingsWithUsageExit(t *testing.T) {
 			if !strings.Contains(errb.String(), tc.want) {
 				t.Errorf("stderr %q does not name %q", errb, tc.want)
 			}
-			if strings.Contains(errb.String()+out.String(), "s3cret-value") {
-				t.Errorf("the app secret was echoed: %s", errb)
+			for _, secret := range []string{"s3cret-value", "only-31-bytes-of-secret-text-xx", "a-session-key-secret-of-32-bytes"} {
+				if strings.Contains(errb.String()+out.String(), secret) {
+					t.Errorf("a secret was echoed: %s", errb)
+				}
 			}
 		})
 	}

@@ -32,6 +32,7 @@ type sessionStore interface {
 	ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.UserRow, error)
 	UserByOpenID(ctx context.Context, openid string) (auth.User, error)
 	ListAudit(ctx context.Context, f auth.AuditFilter) ([]auth.AuditEntry, error)
+	uploadRecords
 	Close() error
 }
 

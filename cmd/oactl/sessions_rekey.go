@@ -41,7 +41,14 @@ names, or oa.session-key-secret in --config, as serve reads it; secrets have
 no flag, so they never show in ps). Keys sealed with any of the other
 secrets, and keys stored unencrypted before a secret was set, are opened and
 sealed again; keys already sealed with the first secret are left alone, so
-rekey can run again after an interruption.
+rekey can run again after an interruption. Keys sealed by releases before
+HKDF-SHA256 (stored as v1:...) are sealed again as v2:, even with the same
+secret.
+
+The first secret must be at least 32 bytes. The others only open old keys and
+may be shorter: a secret from before that rule is migrated by
+  OA_SESSION_KEY_SECRET=NEW-32-BYTES-OR-MORE,OLD-SHORT oactl sessions rekey
+while serve is stopped (serve refuses a short secret), then serve starts with NEW.
 
 Rotation:
   1. restart every serve with OA_SESSION_KEY_SECRET=NEW,OLD  (NEW seals, both open)
@@ -76,17 +83,22 @@ Rotation:
 	return cmd
 }
 
+// validate builds the sealer: the first secret seals and must be at
+// least keyseal.MinSecretLen bytes; the others only open, and may be
+// shorter, so that keys sealed with a secret from before that rule can be
+// migrated to the new one.
 func (o *rekeyOptions) validate() error {
 	var err error
 	if o.dbConfig, err = checkDSN(o.where.of("db"), o.DSN); err != nil {
 		return withExit(exitUsage, err)
 	}
-	sealer, err := newSealer(o.where.of("session-key-secret"), o.Secrets)
-	if err != nil {
-		return withExit(exitUsage, err)
-	}
-	if sealer == nil {
+	keep := trimSecrets(o.Secrets)
+	if len(keep) == 0 {
 		return usageError("rekey needs the session-key secrets: set OA_SESSION_KEY_SECRET (or OA_SESSION_KEY_SECRET_FILE, or oa.session-key-secret in --config)")
+	}
+	sealer, err := keyseal.NewMigrating(keep[0], keep[1:]...)
+	if err != nil {
+		return withExit(exitUsage, fmt.Errorf("%s: %w", o.where.of("session-key-secret"), err))
 	}
 	o.sealer = sealer
 	return nil
@@ -103,7 +115,9 @@ func runRekey(ctx context.Context, s *stdio, o *rekeyOptions) error {
 	current := sealer.SealingKeyID()
 	a := auth.Audit{Actor: o.Actor, At: time.Now().UTC().Truncate(time.Second)}
 	n, err := d.RekeySessionKeys(ctx, a, func(tokenHash, stored string) (string, bool, error) {
-		if stored == "" || keyseal.SealedKeyID(stored) == current {
+		// v1 values (the old SHA-256 derivation) are never current: a
+		// rekey seals them again as v2, even with the same secret.
+		if stored == "" || sealer.IsCurrent(stored) {
 			return stored, false, nil
 		}
 		plain, err := sealer.Open(stored, tokenHash)

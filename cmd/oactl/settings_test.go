@@ -32,7 +32,9 @@ func serveValues(o *serveOptions) map[string]string {
 		"appid": o.AppID, "app-secret": o.AppSecret, "apps": o.Apps, "token-ttl": dur(o.TokenTTL),
 		"token-max-age": dur(o.TokenMaxAge), "max-sessions-per-user": strconv.Itoa(o.MaxSessions),
 		"wx-timeout": dur(o.WxTimeout), "login-rate": strconv.FormatFloat(o.LoginRate, 'g', -1, 64),
-		"trusted-proxy": strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
+		"upload-rate": strconv.FormatFloat(o.UploadRate, 'g', -1, 64), "bind-phone-rate": strconv.FormatFloat(o.BindPhoneRate, 'g', -1, 64),
+		"upload-retention": dur(o.UploadRetention),
+		"trusted-proxy":    strings.Join(o.TrustedProxies, ","), "time-zone": o.TimeZone,
 		"storage-dir": o.StorageDir, "public-url": o.PublicURL, "shutdown-timeout": dur(o.ShutdownTimeout),
 		"session-key-secret": strings.Join(o.SessionKeySecrets, ","), "session-retention": dur(o.SessionRetention),
 		"purge-interval": dur(o.PurgeInterval), "metrics-addr": o.MetricsAddr,
@@ -60,6 +62,7 @@ var probes = map[string]probe{
 		return newDevCmd(f, func(o *devOptions) error {
 			v := serveValues(&o.serve)
 			v["mockwx-addr"] = o.MockwxAddr
+			v["allow-remote"] = strconv.FormatBool(o.AllowRemote)
 			seen(v)
 			return nil
 		})
@@ -147,6 +150,7 @@ var walkValues = map[string]string{
 	"wx-base-url": "http://127.0.0.1:7", "appid": "wxwalk", "app-secret": "walk-app-secret",
 	"apps":      "wxwalkb=walk-secret-b,wxwalkc=walk-secret-c",
 	"token-ttl": "1h30m0s", "wx-timeout": "7s", "login-rate": "2.5", "trusted-proxy": "10.1.0.0/16",
+	"upload-rate": "3.5", "bind-phone-rate": "2", "upload-retention": "24h0m0s",
 	"time-zone": "Asia/Shanghai", "storage-dir": "/walk/files", "public-url": "https://oa.example.com",
 	"shutdown-timeout": "3s", "session-key-secret": "walk-session-key-secret-of-32-bytes-or-more",
 	"session-retention": "48h0m0s", "purge-interval": "2m0s",

@@ -530,7 +530,12 @@ func runUsersChange(ctx context.Context, s *stdio, o *usersChangeOptions) error 
 	defer store.Close()
 	var svc *auth.Service
 	if o.Action == auth.ActionCancel {
-		svc = &auth.Service{Store: store, Now: o.Now, Files: userFiles(o.StorageDir)}
+		files, closeFiles, err := userFiles(s.Err, o.StorageDir, store)
+		if err != nil {
+			return err
+		}
+		defer closeFiles()
+		svc = &auth.Service{Store: store, Now: o.Now, Files: files}
 	}
 	counts := map[changeOutcome]int{}
 	for _, id := range o.IDs {

@@ -124,16 +124,16 @@ func TestTokenExpireHeader(t *testing.T) {
 func TestBindPhoneConflict(t *testing.T) {
 	e := newHEnv(t)
 	alice, bob := e.loginToken(t, "alice.1"), e.loginToken(t, "bob.1")
-	expect(t, "alice binds", e.do(t, "POST", "/wx/auth/bindPhone", alice, []byte(`{"code":"p1"}`)), 200, 0, "成功")
+	expect(t, "alice binds", e.do(t, "POST", "/wx/auth/bindPhone", alice, []byte(`{"code":"alice.p1"}`)), 200, 0, "成功")
 	before := e.Store.User(2)
-	expect(t, "bob binds alice's number", e.do(t, "POST", "/wx/auth/bindPhone", bob, []byte(`{"code":"p2"}`)), 200, 705, "手机号已注册")
+	expect(t, "bob binds alice's number", e.do(t, "POST", "/wx/auth/bindPhone", bob, []byte(`{"code":"bob.p2"}`)), 200, 705, "手机号已注册")
 	if after := e.Store.User(2); after != before {
 		t.Errorf("bob changed: %+v", after)
 	}
-	expect(t, "alice again", e.do(t, "POST", "/wx/auth/bindPhone", alice, []byte(`{"code":"p3"}`)), 200, 0, "成功")
+	expect(t, "alice again", e.do(t, "POST", "/wx/auth/bindPhone", alice, []byte(`{"code":"alice.p3"}`)), 200, 0, "成功")
 	// Once alice cancels, the number is free.
 	expect(t, "alice cancels", e.do(t, "POST", "/wx/auth/cancel", alice, nil), 200, 0, "成功")
-	expect(t, "bob binds the freed number", e.do(t, "POST", "/wx/auth/bindPhone", bob, []byte(`{"code":"p4"}`)), 200, 0, "成功")
+	expect(t, "bob binds the freed number", e.do(t, "POST", "/wx/auth/bindPhone", bob, []byte(`{"code":"bob.p4"}`)), 200, 0, "成功")
 }
 
 // TestCancelRoute: the route is registered and documented; its request

@@ -50,6 +50,28 @@ type Options struct {
 	// PublicURL is the absolute base of fetch URLs; "" builds it from the
 	// request's Host.
 	PublicURL string
+	// UploadLimit and BindPhoneLimit, when set, admit or refuse one
+	// request of a user (internal/server's per-user rate limits); a
+	// refused request is answered 429 with Retry-After before its body is
+	// read.
+	UploadLimit    UserLimit
+	BindPhoneLimit UserLimit
+}
+
+// UserLimit takes one request of a user from a rate limit: false and how
+// long until the next one would pass when none is left.
+type UserLimit func(userID int64) (ok bool, wait time.Duration)
+
+// allow applies l (nil admits everything) and answers the refusal.
+func (l UserLimit) allow(w http.ResponseWriter, r *http.Request, userID int64) bool {
+	if l == nil {
+		return true
+	}
+	ok, wait := l(userID)
+	if !ok {
+		WriteRateLimited(w, r, wait)
+	}
+	return ok
 }
 
 func (o Options) logger() *slog.Logger {
@@ -94,7 +116,7 @@ func Routes(svc *auth.Service, opts Options) []Route {
 	}
 	if opts.Files != nil {
 		routes = append(routes,
-			Route{PatternUpload, RequireToken(svc, h.log, opts.TimeZone, http.HandlerFunc(h.upload))},
+			Route{PatternUpload, authed(h.upload)},
 			Route{PatternFetch, http.HandlerFunc(h.fetch)},
 		)
 	}

@@ -145,6 +145,9 @@ type bindPhoneBody struct {
 }
 
 func (h *handlers) bindPhone(w http.ResponseWriter, r *http.Request, sess auth.Session, u auth.User) {
+	if !h.opts.BindPhoneLimit.allow(w, r, u.ID) {
+		return
+	}
 	var body bindPhoneBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, h.log, err)

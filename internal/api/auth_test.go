@@ -250,7 +250,7 @@ func TestAuthedRoutes(t *testing.T) {
 	expectField(t, "profile empty", a, "")
 	expect(t, "profile no body", e.do(t, "POST", "/wx/auth/profile", tok, nil), 200, 401, "参数不对")
 
-	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"code":"phone.1"}`))
+	a = e.do(t, "POST", "/wx/auth/bindPhone", tok, []byte(`{"code":"alice.phone1"}`))
 	expect(t, "bindPhone", a, 200, 0, "成功")
 	if string(a.Data) != `{"mobile":"13800138000"}` {
 		t.Errorf("bindPhone data %s", a.Data)

@@ -97,7 +97,7 @@ func FuzzBindPhoneBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	plain := `{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"appid":"wxAPP","timestamp":1}}`
+	plain := `{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"appid":"wxAPP","timestamp":1735787045}}`
 	data, iv, err := wechat.Encrypt(key, []byte(plain), bytes.NewReader(bytes.Repeat([]byte{1}, 16)))
 	if err != nil {
 		f.Fatal(err)
@@ -133,12 +133,15 @@ func FuzzBindPhoneBody(f *testing.F) {
 }
 
 // FuzzClientAddr: whatever X-Forwarded-For and the peer hold, ClientAddr
-// never panics, and its answer is the peer or an address the header named.
+// never panics, and its answer is the peer or an address the header named
+// (with or without a port), never a zoned or IPv4-mapped form.
 func FuzzClientAddr(f *testing.F) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	for _, s := range [][2]string{
 		{"10.0.0.1:1234", "203.0.113.7"}, {"10.0.0.1:1", "203.0.113.7, 10.0.0.2"}, {"[::1]:80", "::ffff:1.2.3.4"},
 		{"192.0.2.1:5", "1.1.1.1"}, {"garbage", "x"}, {"10.0.0.1:1", ",,,"}, {"10.0.0.1:1", "fe80::1%eth0"},
+		{"10.0.0.1:1", "203.0.113.7:5000"}, {"10.0.0.1:1", "[2001:db8::1]:443"}, {"[::1]:80", "[2001:db8::1], 10.0.0.3:1"},
+		{"10.0.0.1:1", "[::ffff:1.2.3.4]:80"}, {"10.0.0.1:1", "1.2.3.4:65536"}, {"10.0.0.1:1", "[1.2.3.4]:80"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -151,18 +154,61 @@ func FuzzClientAddr(f *testing.F) {
 		if a == p {
 			return
 		}
-		if !a.IsValid() || !strings.Contains(xff, strings.TrimPrefix(a.String(), "::ffff:")) && !strings.Contains(strings.ToLower(xff), strings.ToLower(a.String())) {
-			// Unmap and re-formatting may change the text (::ffff:1.2.3.4 → 1.2.3.4,
-			// zero compression): compare as parsed addresses instead.
-			found := false
-			for _, part := range strings.Split(xff, ",") {
-				if b, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil && b.Unmap() == a {
-					found = true
-				}
+		if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
+			t.Fatalf("ClientAddr %v from X-Forwarded-For %q", a, xff)
+		}
+		// Unmapping, zone and port removal and re-formatting change the
+		// text: compare as parsed entries, each read independently.
+		found := false
+		for _, part := range strings.Split(xff, ",") {
+			s := strings.TrimSpace(part)
+			if b, err := netip.ParseAddr(s); err == nil && b.WithZone("").Unmap() == a {
+				found = true
 			}
-			if !found {
-				t.Fatalf("ClientAddr %v is neither the peer %v nor in X-Forwarded-For %q", a, p, xff)
+			if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().WithZone("").Unmap() == a {
+				found = true
 			}
+			if b, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && b.Is6() && b.WithZone("").Unmap() == a {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("ClientAddr %v is neither the peer %v nor in X-Forwarded-For %q", a, p, xff)
+		}
+	})
+}
+
+// FuzzForwardedAddr: one X-Forwarded-For entry parses to a zone-free,
+// unmapped address exactly when it is an address, an address with a port
+// or a bracketed IPv6 address (spaces around allowed); the answer is that
+// entry's address.
+func FuzzForwardedAddr(f *testing.F) {
+	for _, s := range []string{
+		"203.0.113.7", "203.0.113.7:5000", "[2001:db8::1]:443", "[2001:db8::1]", "2001:db8::1", " 1.2.3.4 ",
+		"::ffff:1.2.3.4", "[::ffff:1.2.3.4]:1", "fe80::1%eth0", "[fe80::1%eth0]:80", "1.2.3.4:", "1.2.3.4:65536",
+		"[1.2.3.4]", "[1.2.3.4]:80", "[]", "[", "unknown", "", "01.2.3.4", "1.2.3.4:080",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := api.ParseForwardedAddr(s)
+		trimmed := strings.TrimSpace(s)
+		var want netip.Addr
+		if b, err := netip.ParseAddr(trimmed); err == nil {
+			want = b
+		} else if ap, err := netip.ParseAddrPort(trimmed); err == nil {
+			want = ap.Addr()
+		} else if len(trimmed) > 2 && trimmed[0] == '[' && trimmed[len(trimmed)-1] == ']' {
+			if b, err := netip.ParseAddr(trimmed[1 : len(trimmed)-1]); err == nil && b.Is6() {
+				want = b
+			}
+		}
+		want = want.WithZone("").Unmap()
+		if ok != want.IsValid() || ok && a != want {
+			t.Fatalf("ParseForwardedAddr(%q) = %v, %v; want %v", s, a, ok, want)
+		}
+		if ok && (a.Zone() != "" || a.Is4In6()) {
+			t.Fatalf("ParseForwardedAddr(%q) = %v: zoned or mapped", s, a)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -58,7 +59,9 @@ func ClientOf(r *http.Request, trusted []netip.Prefix) netip.Addr {
 // ClientAddr is the address a request comes from: the TCP peer, unless the
 // peer is a trusted proxy; then the rightmost X-Forwarded-For address that
 // is not a trusted proxy (the leftmost ones are whatever the client wrote).
-// An unparsable peer gives the zero Addr. Handlers read it with ClientOf.
+// Entries may carry a port, as some gateways write them
+// ("203.0.113.7:5000", "[2001:db8::1]:443"). An unparsable peer gives the
+// zero Addr. Handlers read it with ClientOf.
 func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	peer := PeerAddr(r)
 	if !peer.IsValid() || !IsTrusted(peer, trusted) {
@@ -68,12 +71,11 @@ func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	for i := len(values) - 1; i >= 0; i-- {
 		parts := strings.Split(values[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
+			a, ok := ParseForwardedAddr(parts[j])
+			if !ok {
 				// A hop we cannot read ends the chain we can trust.
 				return peer
 			}
-			a = a.Unmap()
 			if !IsTrusted(a, trusted) {
 				return a
 			}
@@ -81,6 +83,29 @@ func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 		}
 	}
 	return peer
+}
+
+// ParseForwardedAddr reads one X-Forwarded-For entry: an address, an
+// address with a port (IPv6 bracketed), or a bracketed IPv6 address, with
+// surrounding spaces. The answer has no zone and IPv4-mapped IPv6
+// addresses are unmapped, so that one client has one form.
+func ParseForwardedAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		var ap netip.AddrPort
+		if ap, err = netip.ParseAddrPort(s); err == nil {
+			a = ap.Addr()
+		} else if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+			if a, err = netip.ParseAddr(s[1 : len(s)-1]); err == nil && !a.Is6() {
+				err = errors.New("brackets around an IPv4 address")
+			}
+		}
+	}
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone("").Unmap(), true
 }
 
 // PeerAddr is the TCP peer of r.

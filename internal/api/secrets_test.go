@@ -13,7 +13,10 @@ import (
 // hands it out) or login code appears in any answer or log line.
 func TestNoSecretsInAnswersOrLogs(t *testing.T) {
 	e := newHEnv(t)
-	sealer, _ := keyseal.New("keyseal-secret-xyz")
+	sealer, err := keyseal.New("keyseal-secret-xyz-of-32-bytes-or-more")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Service.Sealer = sealer
 	e.WeChat.Errs = map[string]error{
 		"CODEREFUSED": authtest.APIError(40163, "code been used"),
@@ -36,7 +39,7 @@ func TestNoSecretsInAnswersOrLogs(t *testing.T) {
 	answers = append(answers, e.do(t, "POST", "/wx/auth/login_by_weixin", "", []byte(`{"code":"CODEDB"}`)).Body)
 	answers = append(answers, e.do(t, "GET", "/wx/auth/info", tokens[0], nil).Body)
 
-	forbidden := []string{"key-CODEOK", "TOPSECRET", "keyseal-secret-xyz", "CODE123", "CODEOK", "CODEREFUSED", "CODEDB"}
+	forbidden := []string{"key-CODEOK", "TOPSECRET", "keyseal-secret-xyz-of-32-bytes-or-more", "CODE123", "CODEOK", "CODEREFUSED", "CODEDB"}
 	forbidden = append(forbidden, tokens...)
 	logs := e.log.String()
 	if logs == "" {

@@ -24,7 +24,10 @@ const UploadField = "file"
 
 var errImageTooBig = &auth.BadArgumentError{Field: UploadField, Reason: "over 2 MiB"}
 
-func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) upload(w http.ResponseWriter, r *http.Request, _ auth.Session, u auth.User) {
+	if !h.opts.UploadLimit.allow(w, r, u.ID) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxImage+multipartSlack)
 	data, err := readFilePart(r)
 	if err != nil {
@@ -38,8 +41,13 @@ func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.log, err)
 		return
 	}
-	key, err := h.opts.Files.Save(data)
+	key, err := h.opts.Files.Save(r.Context(), u.ID, data)
 	if err != nil {
+		if errors.Is(err, storage.ErrNotImage) {
+			// The reason (polyglot, trailing bytes, dimensions) is for the
+			// log; the client sees 402.
+			h.log.InfoContext(r.Context(), "upload refused", "user", u.ID, "reason", err.Error())
+		}
 		WriteError(w, r, h.log, err)
 		return
 	}
@@ -152,6 +160,9 @@ func (h *handlers) fetch(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", f.Type)
 	hd.Set("X-Content-Type-Options", "nosniff")
+	// Opened as a document (a link, a new tab), the bytes may run nothing
+	// and load nothing, whatever a browser makes of them.
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	// A key names one upload forever: its bytes never change.
 	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	if ri := RequestInfoFrom(r.Context()); ri != nil {

@@ -17,8 +17,8 @@ import (
 	"github.com/oactl/oactl/internal/api"
 )
 
-// testImage encodes a 2×2 image as kind (png, jpeg, gif); webp is a
-// hand-made lossless header, enough for the sniffer.
+// testImage encodes a 2×2 image as kind (png, jpeg, gif); webp is a 2×2
+// lossless WebP made by cwebp (Go has no WebP encoder).
 func testImage(kind string) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
 	img.Set(0, 0, color.RGBA{255, 0, 0, 255})
@@ -31,8 +31,7 @@ func testImage(kind string) []byte {
 	case "gif":
 		_ = gif.Encode(&b, img, nil)
 	case "webp":
-		b.WriteString("RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00")
-		b.Write(make([]byte, 14))
+		b.WriteString("RIFF\x1e\x00\x00\x00WEBPVP8L\x11\x00\x00\x00\x2f\x01\x40\x00\x10\x0f\x10\xf3\x1f\xf3\x1f\x8c\x09\x88\xe8\x7f\x04\x00")
 	}
 	return b.Bytes()
 }

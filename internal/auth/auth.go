@@ -181,6 +181,8 @@ type Store interface {
 	// user under that app (the newest login's), and its token hash opens
 	// the key when it is sealed.
 	NewestSession(ctx context.Context, userID int64, appIDs []string) (Session, error)
+	// UserIdentities returns a user's identities, oldest first.
+	UserIdentities(ctx context.Context, userID int64) ([]Identity, error)
 	// PurgeExpiredSessions deletes sessions that expired before t.
 	PurgeExpiredSessions(ctx context.Context, expiredBefore time.Time) (int64, error)
 	// Ping checks the database and reports the schema version it holds

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func newMockEnv(t *testing.T) *mockEnv {
 	e.svc.Now = time.Now
 	e.svc.AppID = mockAppID
 	e.svc.WeChat = &wechat.Client{BaseURL: srv.URL, AppID: mockAppID, Secret: mockSecret, Timeout: 300 * time.Millisecond}
-	sealer, err := keyseal.New("test-key-secret")
+	sealer, err := keyseal.New("test-key-secret-of-32-bytes-or-more")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestMockwxBindPhone(t *testing.T) {
 	}
 	// The right key, but the watermark of another app.
 	key := mockwx.SessionKey("oactl", mockAppID, code2)
-	plain := []byte(`{"phoneNumber":"13800001111","watermark":{"appid":"wxsomeotherapp","timestamp":1}}`)
+	plain := []byte(`{"phoneNumber":"13800001111","watermark":{"appid":"wxsomeotherapp","timestamp":` + strconv.FormatInt(time.Now().Unix(), 10) + `}}`)
 	data, iv, err := wechat.Encrypt(key, plain, rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,9 @@ import (
 // implements it).
 type WeChat interface {
 	Code2Session(ctx context.Context, code string) (wechat.SessionInfo, error)
-	PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error)
+	// PhoneNumber exchanges a phone-number code; openid is the user's, so
+	// that WeChat refuses a code obtained by another user.
+	PhoneNumber(ctx context.Context, code, openid string) (wechat.PhoneInfo, error)
 }
 
 // Sealer encrypts session keys at rest (internal/keyseal implements it).
@@ -43,6 +45,10 @@ const (
 	tokenBytes    = 32
 	// TokenLen is the length of a token: base64url of 32 bytes, unpadded.
 	TokenLen = 43
+	// WatermarkWindow is how far a legacy payload's watermark timestamp
+	// may be from now (SPEC §11): a captured payload cannot be replayed
+	// later.
+	WatermarkWindow = 10 * time.Minute
 )
 
 // Service is the login domain's logic, independent of HTTP. It serves the
@@ -372,16 +378,23 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, upd ProfileUpdate) 
 
 // BindPhoneByCode binds the number behind a getuserphonenumber code,
 // asked of WeChat with the access token of the session's app (the code
-// was issued to that app).
+// was issued to that app). The user's openid under that app travels with
+// the code: a code is bound to the WeChat user whose mini-program obtained
+// it, and without the openid another user's token could bind that number
+// (WeChat, and mockwx, refuse the mismatch).
 func (s *Service) BindPhoneByCode(ctx context.Context, sess Session, u User, code string) (string, error) {
-	_, wc, err := s.app(s.sessionApp(sess))
+	appid, wc, err := s.app(s.sessionApp(sess))
 	if err != nil {
 		return "", err
 	}
 	if err := ValidateCode("code", code); err != nil {
 		return "", err
 	}
-	info, err := wc.PhoneNumber(ctx, code)
+	openid, err := s.openIDUnder(ctx, u, appid)
+	if err != nil {
+		return "", err
+	}
+	info, err := wc.PhoneNumber(ctx, code, openid)
 	if err != nil {
 		return "", upstreamError(err)
 	}
@@ -390,6 +403,25 @@ func (s *Service) BindPhoneByCode(ctx context.Context, sess Session, u User, cod
 		return "", &UpstreamError{Err: err}
 	}
 	return mobile, s.setMobile(ctx, u, mobile)
+}
+
+// openIDUnder is u's openid under appid: its identity for that app, or,
+// for the default app, wx_user.weixin_openid (a user who has not logged in
+// since identities were recorded has no identity row yet).
+func (s *Service) openIDUnder(ctx context.Context, u User, appid string) (string, error) {
+	ids, err := s.Store.UserIdentities(ctx, u.ID)
+	if err != nil {
+		return "", fmt.Errorf("identities of user %d: %w", u.ID, err)
+	}
+	for _, id := range ids {
+		if id.AppID == appid {
+			return id.OpenID, nil
+		}
+	}
+	if appid == s.AppID && u.OpenID != "" {
+		return u.OpenID, nil
+	}
+	return "", fmt.Errorf("user %d has no openid under app %s", u.ID, appid)
 }
 
 // maxMobile is wx_user.mobile's width.
@@ -473,6 +505,9 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, sess Session, u User, 
 	}
 	if err := wechat.CheckWatermark(plain, appid); err != nil {
 		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark is not this app's"}
+	}
+	if err := wechat.CheckWatermarkTime(plain, s.now(), WatermarkWindow); err != nil {
+		return "", &BadArgumentError{Field: "encryptedData", Reason: "watermark timestamp is not within 10 minutes of now"}
 	}
 	var phone struct {
 		PhoneNumber     string `json:"phoneNumber"`

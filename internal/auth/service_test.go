@@ -206,7 +206,7 @@ func TestKnownUserKeepsProfile(t *testing.T) {
 
 func TestSealedSessionKeyAndBindPhoneEncrypted(t *testing.T) {
 	e := newEnv(t)
-	sealer, err := keyseal.New("s3cret")
+	sealer, err := keyseal.New("s3cret-of-at-least-thirty-two-bytes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,17 +236,17 @@ func TestBindPhoneByCode(t *testing.T) {
 	e := newEnv(t)
 	res := e.login(t, "dave.1")
 	ctx := context.Background()
-	m, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "phone.1")
+	m, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.phone1")
 	if err != nil || m != "13800138000" || e.store.User(res.User.ID).Mobile != m {
 		t.Fatalf("bind: %q %v", m, err)
 	}
-	e.wx.Errs = map[string]error{"p.bad": authtest.APIError(40029, "invalid code")}
+	e.wx.Errs = map[string]error{"dave.bad": authtest.APIError(40029, "invalid code")}
 	var up *auth.UpstreamError
-	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "p.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
+	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
 		t.Errorf("refused code: %v", err)
 	}
 	e.wx.Phone = "1380013800012345678901"
-	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "p.2"); !errors.As(err, &up) {
+	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.2"); !errors.As(err, &up) || up.Answered {
 		t.Errorf("overlong number: %v", err)
 	}
 }

@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
+
+	"github.com/oactl/oactl/internal/wechat"
 )
 
 // Limits of the login and profile rules (SPEC §3).
@@ -32,13 +36,15 @@ func ValidateCode(field, code string) error {
 	return nil
 }
 
-// NormalizeNickname checks that s is valid UTF-8 and cuts it to the
-// longest prefix that ends on a grapheme boundary and holds at most 63
-// code points, so that a family emoji is kept whole or dropped whole.
+// NormalizeNickname checks that s is valid UTF-8, removes the characters
+// that StripControls removes, and cuts the rest to the longest prefix that
+// ends on a grapheme boundary and holds at most 63 code points, so that a
+// family emoji is kept whole or dropped whole.
 func NormalizeNickname(field, s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", &BadArgumentError{Field: field, Reason: "invalid UTF-8"}
 	}
+	s = StripControls(s)
 	if utf8.RuneCountInString(s) <= MaxNicknameRunes {
 		return s, nil
 	}
@@ -58,8 +64,35 @@ func NormalizeNickname(field, s string) (string, error) {
 	return s[:end], nil
 }
 
-// ValidateAvatar checks an avatar URL: valid UTF-8, at most 255 bytes.
-// Avatars are not cut: a cut URL points nowhere.
+// isControl reports whether r is a character no name needs and a screen
+// may obey: C0 controls (NUL, ESC, BEL, newline...), DEL, C1 controls, and
+// the bidirectional embeddings, overrides and isolates U+202A–U+202E and
+// U+2066–U+2069, which reorder the text shown after them (a nickname with
+// U+202E reads backwards in the support TUI and in other users' lists).
+func isControl(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
+// StripControls removes what isControl names. Zero-width joiners and
+// variation selectors stay: emoji are made of them.
+func StripControls(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// ValidateAvatar checks an avatar URL: valid UTF-8, at most 255 bytes,
+// and, unless empty (no avatar), an absolute https:// URL with a host, or
+// http:// to a loopback host (oactl dev serves uploads there). Anything
+// else (javascript:, data:, a relative path, credentials in the URL,
+// spaces, controls or backslashes, which browsers and image loaders read
+// differently) is refused. Avatars are not cut: a cut URL points nowhere.
 func ValidateAvatar(field, s string) error {
 	if !utf8.ValidString(s) {
 		return &BadArgumentError{Field: field, Reason: "invalid UTF-8"}
@@ -67,7 +100,34 @@ func ValidateAvatar(field, s string) error {
 	if len(s) > MaxAvatarBytes {
 		return &BadArgumentError{Field: field, Reason: "longer than 255 bytes"}
 	}
+	if s == "" {
+		return nil
+	}
+	if reason := avatarURLProblem(s); reason != "" {
+		return &BadArgumentError{Field: field, Reason: reason}
+	}
 	return nil
+}
+
+func avatarURLProblem(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return isControl(r) || r == ' ' || r == '\\' }) {
+		return "holds spaces, control characters or backslashes"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a URL"
+	}
+	switch {
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return "not an absolute URL with a host"
+	case u.User != nil:
+		return "credentials in the URL"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && wechat.IsLoopbackHost(u.Hostname()):
+		return ""
+	}
+	return "want an https:// URL (http:// only to a loopback host)"
 }
 
 // ValidateGender checks gender ∈ {0 unknown, 1 male, 2 female}.

@@ -12,7 +12,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -80,6 +82,9 @@ func (d *DB) openSQLite(ctx context.Context, noCreate bool) error {
 	if err := checkSQLiteFile(d.cfg.Path, noCreate); err != nil {
 		return err
 	}
+	if err := prepareSQLiteFile(d.cfg.Path, d.log); err != nil {
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
+	}
 	w, err := sqlx.Open(d.cfg.DriverName, d.cfg.DriverDSN)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
@@ -106,6 +111,49 @@ func (d *DB) openSQLite(ctx context.Context, noCreate bool) error {
 		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), err)
 	}
 	d.w, d.r = w, r
+	return nil
+}
+
+// SQLiteFileMode is the mode of the SQLite database and its -wal and -shm
+// files: they hold session_keys (in the clear without a session-key
+// secret), so only the server's own user may read them.
+const SQLiteFileMode fs.FileMode = 0o600
+
+// prepareSQLiteFile creates a missing database file empty with mode 0600
+// before SQLite opens it, whatever the umask: SQLite then creates -wal and
+// -shm with the database file's mode. An existing file (and its -wal,
+// -shm) that others may read is tightened to 0600, with a warning: it was
+// made by an earlier release, or by hand.
+func prepareSQLiteFile(path string, log *slog.Logger) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, SQLiteFileMode)
+	if err == nil {
+		// The umask may only remove bits; be exact anyway.
+		if err := f.Chmod(SQLiteFileMode); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		old := fi.Mode().Perm()
+		if err := os.Chmod(p, old&SQLiteFileMode); err != nil {
+			log.Warn("the SQLite file is readable by other users of this machine and cannot be tightened: chmod 600 it",
+				"file", p, "mode", fmt.Sprintf("%#o", old), "err", err)
+			continue
+		}
+		log.Warn("tightened the SQLite file, which other users of this machine could read, to 0600",
+			"file", p, "was", fmt.Sprintf("%#o", old))
+	}
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 // SchemaVersion is the schema version this binary's stores need. The
 // migrate package embeds the steps up to it and refuses to load if its
 // latest step is another.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // VersionTable records applied migration steps (written by migrate, read
 // here by Ping).

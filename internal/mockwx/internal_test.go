@@ -173,7 +173,9 @@ func TestBehavioursAreBounded(t *testing.T) {
 	}
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Host = "127.0.0.1" // the helpers answer only a loopback Host
+		s.ServeHTTP(rec, req)
 		return rec
 	}
 	if rec := do("PUT", "/__mock/users/newcomer", `{"errcode":-1}`); rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "too many users") {

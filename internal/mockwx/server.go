@@ -12,7 +12,9 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -164,7 +166,32 @@ func (s *Server) routes() {
 	h("/", true, s.notFound)
 }
 
-// ServeHTTP answers one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP answers one request. The /__mock/ helpers answer only a Host
+// that is "localhost" or an IP literal: a web page that rebinds its own
+// DNS name to 127.0.0.1 still sends that name, so it cannot mint codes or
+// read the journal of a mockwx on the tester's machine.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/__mock/") && !LocalHost(r.Host) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"errcode":-1,"errmsg":"mockwx: /__mock/ answers only Host localhost or an IP address"}`)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// LocalHost reports whether a Host header (with or without a port) is
+// "localhost" or an IP address literal: names no DNS answer can move.
+func LocalHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil && !strings.Contains(host, "%")
+}
 
 func (s *Server) now() time.Time { return s.cfg.Now() }

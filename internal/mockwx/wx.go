@@ -322,7 +322,8 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 		return
 	}
 	var req struct {
-		Code string `json:"code"`
+		Code   string `json:"code"`
+		OpenID string `json:"openid"`
 	}
 	if !decodeBody(w, r, &req) {
 		wxError(w, ctJSON, 47001)
@@ -338,6 +339,12 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 		return
 	}
 	w.user = pc.user
+	// A code belongs to the user whose mini-program obtained it: with the
+	// openid of anyone else it is refused, and stays usable by its owner.
+	if req.OpenID != "" && req.OpenID != s.mac.openID(appid, pc.user) {
+		wxError(w, ctJSON, 40003)
+		return
+	}
 	now := s.now()
 	s.mu.Lock()
 	e := s.codes.use(keyOf("phone", "", req.Code), now)

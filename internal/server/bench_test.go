@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/oactl/oactl/internal/api"
 )
@@ -82,4 +85,42 @@ func BenchmarkInfoRatio(b *testing.B) {
 	b.ReportMetric(float64(tf)/float64(tb), "x-bare")
 	b.ReportMetric(float64(tf.Nanoseconds())/float64(b.N), "full-ns/req")
 	b.ReportMetric(float64(tb.Nanoseconds())/float64(b.N), "bare-ns/req")
+}
+
+// BenchmarkLimiter: one allow of the login limiter (an LRU table of token
+// buckets) against the floor, a lone rate.Limiter, in the same run.
+// "hit" is a known address; "evict" a new address into a full table, the
+// flood case, which also evicts the least recently used one.
+func BenchmarkLimiter(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	b.Run("bucket", func(b *testing.B) {
+		lim := rate.NewLimiter(rate.Inf, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			take(lim, now)
+		}
+	})
+	b.Run("hit", func(b *testing.B) {
+		l := newLimiters[netip.Addr](1e9, 1e9, 100_000)
+		a := netip.MustParseAddr("203.0.113.7")
+		b.ReportAllocs()
+		for b.Loop() {
+			l.allow(a, now)
+		}
+	})
+	b.Run("evict", func(b *testing.B) {
+		l := newLimiters[netip.Addr](10, 20, 100_000)
+		var i uint32
+		next := func() netip.Addr {
+			i++
+			return netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+		}
+		for range 100_000 {
+			l.allow(next(), now)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			l.allow(next(), now)
+		}
+	})
 }

@@ -98,7 +98,10 @@ func runE2E(t *testing.T, dsn string) {
 	}
 	wx := httptest.NewServer(mockwx.New(mockwx.Config{AppID: e2eAppID, Secret: e2eSecret}))
 	t.Cleanup(wx.Close)
-	sealer, _ := keyseal.New("e2e-seal-secret")
+	sealer, err := keyseal.New("e2e-seal-secret-of-32-bytes-or-more")
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	svc := &auth.Service{
@@ -185,7 +188,7 @@ func runE2E(t *testing.T, dsn string) {
 	if resp.StatusCode != 200 {
 		t.Errorf("readyz %d", resp.StatusCode)
 	}
-	for _, s := range []string{tok, code, e2eSecret, "e2e-seal-secret", mockwx.SessionKey("oactl", e2eAppID, code)} {
+	for _, s := range []string{tok, code, e2eSecret, "e2e-seal-secret-of-32-bytes-or-more", mockwx.SessionKey("oactl", e2eAppID, code)} {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("log holds a secret %q", s)
 		}

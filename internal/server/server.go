@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -29,11 +30,14 @@ type Config struct {
 	Store          auth.Store // for /readyz
 	Logger         *slog.Logger
 	TimeZone       *time.Location
-	LoginRate      float64 // logins per second per client address; burst 2×; 0 = off
+	LoginRate      float64 // logins per second per client address (IPv6: per /64); burst 2×; 0 = off
 	TrustedProxies []netip.Prefix
 	StorageDir     string
 	PublicURL      string
 	Now            func() time.Time
+	UploadRate     float64        // uploads per user and minute, burst that many; 0 = off
+	BindPhoneRate  float64        // bindPhone calls per user and minute, burst that many; 0 = off
+	Files          *storage.Store // nil: a store on StorageDir that records nothing (tests, embedding)
 	// Metrics is the registry the handler feeds; nil: a new one. serve
 	// shares it with the WeChat client (an Observer) and --metrics-addr.
 	Metrics *Metrics
@@ -42,8 +46,10 @@ type Config struct {
 	MetricsElsewhere bool
 }
 
-// maxLimiters caps the addresses the rate limiter tracks at once.
-const maxLimiters = 100_000
+// maxLimiters caps the keys (addresses, users) each rate limiter tracks
+// at once; beyond it the least recently used is forgotten. A variable so
+// that tests reach the cap with fewer addresses.
+var maxLimiters = 100_000
 
 // readyTimeout bounds the database ping of /readyz.
 const readyTimeout = 2 * time.Second
@@ -52,7 +58,7 @@ type server struct {
 	cfg      Config
 	log      *slog.Logger
 	metrics  *Metrics
-	limits   *limiters
+	limits   *limiters[netip.Addr]
 	idBase   string
 	idSeq    atomic.Uint64
 	handler  http.Handler
@@ -85,7 +91,11 @@ func newServer(cfg Config) *server {
 	_, _ = rand.Read(b[:])
 	s.idBase = hex.EncodeToString(b[:])
 	if cfg.LoginRate > 0 {
-		s.limits = newLimiters(cfg.LoginRate, maxLimiters)
+		s.limits = newLimiters[netip.Addr](cfg.LoginRate, int(2*cfg.LoginRate), maxLimiters)
+	}
+	files := cfg.Files
+	if files == nil {
+		files = &storage.Store{Dir: cfg.StorageDir, Now: cfg.Now, Logger: cfg.Logger}
 	}
 
 	mux := http.NewServeMux()
@@ -95,7 +105,8 @@ func newServer(cfg Config) *server {
 	}
 	apiOpts := api.Options{
 		TimeZone: cfg.TimeZone, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger,
-		Files: &storage.Store{Dir: cfg.StorageDir}, PublicURL: cfg.PublicURL,
+		Files: files, PublicURL: cfg.PublicURL,
+		UploadLimit: s.perUser(cfg.UploadRate), BindPhoneLimit: s.perUser(cfg.BindPhoneRate),
 	}
 	for _, rt := range api.Routes(cfg.Service, apiOpts) {
 		h := rt.Handler
@@ -151,13 +162,24 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // read: a flood costs neither a body read nor a WeChat call.
 func (s *server) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := api.ClientOf(r, s.cfg.TrustedProxies)
+		addr := clientKey(api.ClientOf(r, s.cfg.TrustedProxies))
 		if ok, wait := s.limits.allow(addr, s.cfg.Now()); !ok {
 			api.WriteRateLimited(w, r, wait)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// perUser is a per-user limit of perMinute requests a minute (burst
+// perMinute), or nil when perMinute is 0. Like the login limit it lives
+// in this process: n serve processes admit up to n times the rate.
+func (s *server) perUser(perMinute float64) api.UserLimit {
+	if perMinute <= 0 {
+		return nil
+	}
+	l := newLimiters[int64](perMinute/60, int(math.Ceil(perMinute)), maxLimiters)
+	return func(userID int64) (bool, time.Duration) { return l.allow(userID, s.cfg.Now()) }
 }
 
 // statusWriter remembers the status for the log line and metrics.

@@ -257,26 +257,6 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 }
 
-func TestLimiterEviction(t *testing.T) {
-	l := newLimiters(10, 1000)
-	now := time.Unix(0, 0)
-	for i := 0; i < 5000; i++ {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		l.allow(a, now)
-		now = now.Add(10 * time.Millisecond)
-	}
-	if n := l.size(); n > 1000 {
-		t.Errorf("%d limiters kept, cap 1000", n)
-	}
-	now = now.Add(time.Hour)
-	l.allow(netip.MustParseAddr("192.0.2.1"), now)
-	l.allow(netip.MustParseAddr("192.0.2.2"), now.Add(2*time.Second))
-	// 5001 addresses were seen; idle ones go once the map is half full.
-	if n := l.size(); n > 600 {
-		t.Errorf("%d limiters after an idle hour", n)
-	}
-}
-
 func TestRateLimitOff(t *testing.T) {
 	e := newTEnv(t, nil)
 	for i := 0; i < 50; i++ {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -40,10 +41,14 @@ func readTestdata(t *testing.T, name string) []byte {
 }
 
 func TestSaveAndOpen(t *testing.T) {
-	s := &Store{Dir: filepath.Join(t.TempDir(), "files"), Rand: bytes.NewReader(bytes.Repeat([]byte{0xab}, 64))}
-	for name, ct := range map[string]string{"avatar.png": "image/png", "avatar.jpg": "image/jpeg", "avatar.gif": "image/gif", "avatar.webp": "image/webp"} {
+	seq := make([]byte, 256)
+	for i := range seq {
+		seq[i] = byte(i)
+	}
+	s := &Store{Dir: filepath.Join(t.TempDir(), "files"), Rand: bytes.NewReader(seq)}
+	for name, ct := range map[string]string{"avatar.png": "image/png", "avatar.jpg": "image/jpeg", "avatar.gif": "image/gif", "avatar.webp": "image/webp", "avatar-lossy.webp": "image/webp"} {
 		data := readTestdata(t, name)
-		key, err := s.Save(data)
+		key, err := s.Save(context.Background(), 1, data)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -59,7 +64,7 @@ func TestSaveAndOpen(t *testing.T) {
 		if !bytes.Equal(got, data) || f.Type != ct || f.ModTime.IsZero() || f.ModTime.Nanosecond() != 0 {
 			t.Errorf("%s: %d bytes, type %s, mtime %v", name, len(got), f.Type, f.ModTime)
 		}
-		if fi, _ := os.Stat(filepath.Join(s.Dir, key)); fi == nil || fi.Mode().Perm() != 0o644 {
+		if fi, _ := os.Stat(filepath.Join(s.Dir, key)); fi == nil || fi.Mode().Perm() != FileMode {
 			t.Errorf("%s: stored file mode %v", name, fi)
 		}
 	}
@@ -79,7 +84,7 @@ func TestSaveRejects(t *testing.T) {
 		"html":  []byte("<html><script>alert(1)</script>"),
 		"empty": nil,
 	} {
-		if _, err := s.Save(data); !errors.Is(err, ErrNotImage) {
+		if _, err := s.Save(context.Background(), 1, data); !errors.Is(err, ErrNotImage) {
 			t.Errorf("%s: %v, want ErrNotImage", name, err)
 		}
 	}
@@ -87,7 +92,7 @@ func TestSaveRejects(t *testing.T) {
 		t.Errorf("%d files written for rejected data", len(entries))
 	}
 	broken := &Store{Dir: t.TempDir(), Rand: bytes.NewReader(nil)}
-	if _, err := broken.Save(readTestdata(t, "avatar.png")); err == nil || errors.Is(err, ErrNotImage) {
+	if _, err := broken.Save(context.Background(), 1, readTestdata(t, "avatar.png")); err == nil || errors.Is(err, ErrNotImage) {
 		t.Errorf("exhausted randomness: %v", err)
 	}
 }

@@ -2,10 +2,12 @@ package wechat
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bodyTransport answers every request with one status and body, so the
@@ -56,11 +58,13 @@ func FuzzCode2SessionAnswer(f *testing.F) {
 
 // FuzzCheckWatermark: decrypted open data is attacker-shaped JSON (any
 // ciphertext decrypts to something); CheckWatermark accepts it only when
-// it names our appid.
+// it names our appid, and CheckWatermarkTime only when a decoder reads a
+// positive timestamp within the window.
 func FuzzCheckWatermark(f *testing.F) {
 	for _, s := range []string{
 		`{"watermark":{"appid":"wxAPP","timestamp":1}}`, `{"watermark":{"appid":"wxOTHER"}}`, `{"watermark":null}`,
 		`{"watermark":{"appid":1}}`, `{}`, `[]`, ``, "\x00\x01", `{"watermark":{"appid":"wxAPP"},"watermark":{"appid":"x"}}`,
+		`{"watermark":{"appid":"wxAPP","timestamp":1700000000}}`, `{"watermark":{"timestamp":0}}`, `{"watermark":{"timestamp":1.7e9}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -70,6 +74,14 @@ func FuzzCheckWatermark(f *testing.F) {
 		}
 		if err := CheckWatermark(plain, ""); err == nil {
 			t.Fatalf("accepted %q for an empty appid", plain)
+		}
+		now := time.Unix(1_700_000_000, 0)
+		if CheckWatermarkTime(plain, now, 10*time.Minute) == nil {
+			var v struct{ Watermark Watermark }
+			if err := json.Unmarshal(plain, &v); err != nil || v.Watermark.Timestamp <= 0 ||
+				v.Watermark.Timestamp < now.Unix()-600 || v.Watermark.Timestamp > now.Unix()+600 {
+				t.Fatalf("accepted the time of %q", plain)
+			}
 		}
 	})
 }

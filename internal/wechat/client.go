@@ -64,10 +64,39 @@ type SessionInfo struct{ OpenID, SessionKey, UnionID string }
 
 // PhoneInfo is getuserphonenumber's phone_info.
 type PhoneInfo struct {
-	PhoneNumber     string    `json:"phoneNumber"`
-	PurePhoneNumber string    `json:"purePhoneNumber"`
-	CountryCode     string    `json:"countryCode"`
-	Watermark       Watermark `json:"watermark"`
+	PhoneNumber     string      `json:"phoneNumber"`
+	PurePhoneNumber string      `json:"purePhoneNumber"`
+	CountryCode     CountryCode `json:"countryCode"`
+	Watermark       Watermark   `json:"watermark"`
+}
+
+// CountryCode is phone_info.countryCode: WeChat's documentation describes
+// a string ("86") and shows a number (86) in its own example, so both are
+// read, as the digits.
+type CountryCode string
+
+// UnmarshalJSON reads a JSON string or a non-negative integer.
+func (c *CountryCode) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = CountryCode(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if _, err := n.Int64(); err != nil || strings.HasPrefix(string(n), "-") {
+		return fmt.Errorf("wechat: countryCode %s is not a country calling code", n)
+	}
+	*c = CountryCode(n)
+	return nil
 }
 
 // Watermark is the appid and time WeChat stamps on data it issues.
@@ -166,8 +195,14 @@ func (c *Client) Code2Session(ctx context.Context, code string) (SessionInfo, er
 
 // PhoneNumber exchanges a getuserphonenumber code; it gets and caches an access token from
 // POST /cgi-bin/stable_token (force_refresh false), refreshing it before expires_in and once on errcode 40001/42001.
-func (c *Client) PhoneNumber(ctx context.Context, code string) (PhoneInfo, error) {
-	body, err := json.Marshal(map[string]string{"code": code})
+// openid, when not empty, is sent with the code, as WeChat documents, so that
+// WeChat refuses a code that another user's mini-program obtained.
+func (c *Client) PhoneNumber(ctx context.Context, code, openid string) (PhoneInfo, error) {
+	req := map[string]string{"code": code}
+	if openid != "" {
+		req["openid"] = openid
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return PhoneInfo{}, fmt.Errorf("wechat: getuserphonenumber: %w", err)
 	}

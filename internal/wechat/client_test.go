@@ -140,7 +140,7 @@ func TestPhoneNumberAgainstMockwx(t *testing.T) {
 	srv := newMock(t, mockwx.Config{AppID: appid, Secret: secret})
 	c := &wechat.Client{BaseURL: srv.URL, AppID: appid, Secret: secret}
 	for i, code := range []string{"erin.p1", "erin.p2"} {
-		p, err := c.PhoneNumber(context.Background(), code)
+		p, err := c.PhoneNumber(context.Background(), code, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestPhoneNumberAgainstMockwx(t *testing.T) {
 	if n != 1 {
 		t.Errorf("stable_token called %d times, want 1", n)
 	}
-	_, err = c.PhoneNumber(context.Background(), "erin.p1")
+	_, err = c.PhoneNumber(context.Background(), "erin.p1", "")
 	var ae *wechat.APIError
 	if !errors.As(err, &ae) || ae.Errcode != 40163 {
 		t.Errorf("reused phone code: %v", err)
@@ -209,7 +209,7 @@ func TestAccessTokenRefresh(t *testing.T) {
 	ctx := context.Background()
 	mustPhone := func() {
 		t.Helper()
-		if _, err := c.PhoneNumber(ctx, "c"); err != nil {
+		if _, err := c.PhoneNumber(ctx, "c", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestAccessTokenRefresh(t *testing.T) {
 	}
 	// Every token rejected: one refetch, then the error, no loop.
 	f.rejectAll.Store(true)
-	_, err := c.PhoneNumber(ctx, "c")
+	_, err := c.PhoneNumber(ctx, "c", "")
 	var ae *wechat.APIError
 	if !errors.As(err, &ae) || ae.Errcode != 40001 {
 		t.Fatalf("all tokens rejected: %v, want APIError 40001", err)
@@ -256,6 +256,66 @@ func TestValidateBaseURL(t *testing.T) {
 	for _, u := range bad {
 		if err := wechat.ValidateBaseURL(u); err == nil {
 			t.Errorf("ValidateBaseURL(%q) = nil", u)
+		}
+	}
+}
+
+// TestPhoneNumberSendsOpenID: the user's openid travels in the request
+// body with the code (WeChat's documented "openid" field), and is left out
+// when unknown.
+func TestPhoneNumberSendsOpenID(t *testing.T) {
+	var bodies []map[string]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/stable_token" {
+			io.WriteString(w, `{"access_token":"tok","expires_in":7200}`)
+			return
+		}
+		var b map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		bodies = append(bodies, b)
+		io.WriteString(w, `{"errcode":0,"phone_info":{"phoneNumber":"13800000000","purePhoneNumber":"13800000000","countryCode":"86"}}`)
+	}))
+	defer srv.Close()
+	c := &wechat.Client{BaseURL: srv.URL, AppID: appid, Secret: secret}
+	for _, openid := range []string{"oAlice", ""} {
+		if _, err := c.PhoneNumber(context.Background(), "code1", openid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(bodies) != 2 || bodies[0]["code"] != "code1" || bodies[0]["openid"] != "oAlice" {
+		t.Fatalf("bodies %v", bodies)
+	}
+	if _, ok := bodies[1]["openid"]; ok {
+		t.Errorf("an empty openid was sent: %v", bodies[1])
+	}
+}
+
+// TestPhoneNumberCountryCode: WeChat documents countryCode as a string
+// but its own example answers a number: both work, anything else fails
+// the call without quoting the answer.
+func TestPhoneNumberCountryCode(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+		ok        bool
+	}{
+		{`"86"`, "86", true}, {`86`, "86", true}, {`1`, "1", true}, {`null`, "", true},
+		{`-86`, "", false}, {`8.6`, "", false}, {`{}`, "", false}, {`true`, "", false}, {`1e3`, "", false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/cgi-bin/stable_token" {
+				io.WriteString(w, `{"access_token":"tok","expires_in":7200}`)
+				return
+			}
+			io.WriteString(w, `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800000000","purePhoneNumber":"13800000000","countryCode":`+tc.raw+`,"watermark":{"timestamp":1637744274,"appid":"x"}}}`)
+		}))
+		c := &wechat.Client{BaseURL: srv.URL, AppID: appid, Secret: secret}
+		p, err := c.PhoneNumber(context.Background(), "c", "o")
+		srv.Close()
+		switch {
+		case tc.ok && (err != nil || string(p.CountryCode) != tc.want):
+			t.Errorf("countryCode %s: %+v, %v; want %q", tc.raw, p, err, tc.want)
+		case !tc.ok && err == nil:
+			t.Errorf("countryCode %s accepted: %+v", tc.raw, p)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Errors of the open-data crypto. They never carry the key or the data.
@@ -25,6 +26,9 @@ var (
 	// ErrWatermark: the decrypted data is not for this appid, or has no
 	// watermark.
 	ErrWatermark = errors.New("wechat: watermark does not match the appid")
+	// ErrWatermarkTime: the watermark's timestamp is missing, zero or not
+	// within the window around now.
+	ErrWatermarkTime = errors.New("wechat: watermark timestamp is outside the accepted window")
 )
 
 func decodeKey(sessionKey string) ([]byte, error) {
@@ -113,6 +117,25 @@ func CheckWatermark(plaintext []byte, appid string) error {
 	}
 	if v.Watermark == nil || appid == "" || v.Watermark.AppID != appid {
 		return ErrWatermark
+	}
+	return nil
+}
+
+// CheckWatermarkTime verifies that decrypted open data was issued within
+// window of now (either side: clocks differ). WeChat stamps the moment the
+// user agreed; without the check, a payload captured once could be
+// replayed for as long as the session_key lives. A missing or zero
+// timestamp is refused.
+func CheckWatermarkTime(plaintext []byte, now time.Time, window time.Duration) error {
+	var v struct {
+		Watermark *Watermark `json:"watermark"`
+	}
+	if err := json.Unmarshal(plaintext, &v); err != nil || v.Watermark == nil || v.Watermark.Timestamp <= 0 {
+		return ErrWatermarkTime
+	}
+	d := now.Sub(time.Unix(v.Watermark.Timestamp, 0))
+	if d > window || d < -window {
+		return ErrWatermarkTime
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 // The example from WeChat's open-data documentation.
@@ -135,4 +136,33 @@ func FuzzDecrypt(f *testing.F) {
 			t.Error("nil plaintext without error")
 		}
 	})
+}
+
+// TestCheckWatermarkTime: a legacy payload is accepted only within the
+// window around now; a zero, missing or malformed timestamp never is.
+func TestCheckWatermarkTime(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	const w = 10 * time.Minute
+	for _, tc := range []struct {
+		plain string
+		ok    bool
+	}{
+		{`{"watermark":{"appid":"a","timestamp":1700000000}}`, true},
+		{`{"watermark":{"appid":"a","timestamp":1699999400}}`, true}, // exactly 10 minutes old
+		{`{"watermark":{"appid":"a","timestamp":1700000600}}`, true}, // 10 minutes ahead
+		{`{"watermark":{"appid":"a","timestamp":1699999399}}`, false},
+		{`{"watermark":{"appid":"a","timestamp":1700000601}}`, false},
+		{`{"watermark":{"appid":"a","timestamp":0}}`, false},
+		{`{"watermark":{"appid":"a","timestamp":-5}}`, false},
+		{`{"watermark":{"appid":"a"}}`, false},
+		{`{"watermark":{"appid":"a","timestamp":"1700000000"}}`, false},
+		{`{"watermark":{"appid":"a","timestamp":9223372036854775807}}`, false},
+		{`{}`, false},
+		{`not json`, false},
+	} {
+		err := CheckWatermarkTime([]byte(tc.plain), now, w)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrWatermarkTime) {
+			t.Errorf("%s: %v, want ok=%v", tc.plain, err, tc.ok)
+		}
+	}
 }

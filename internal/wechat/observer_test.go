@@ -61,7 +61,7 @@ func TestObserverSeesEveryCallByAPIAndErrcode(t *testing.T) {
 			t.Errorf("%s: observed %q, want %q", tc.code, got, tc.want)
 		}
 	}
-	if _, err := c.PhoneNumber(ctx, "olga.p1"); err != nil {
+	if _, err := c.PhoneNumber(ctx, "olga.p1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := obs.take(), []string{"stable_token 0", "getuserphonenumber 0"}; !slices.Equal(got, want) {

@@ -65,7 +65,7 @@ func TestAccessTokenRotationAgainstMockwx(t *testing.T) {
 				continue
 			}
 			n++
-			if _, err := c.PhoneNumber(ctx, "erin.p"+strconv.Itoa(n)); err != nil {
+			if _, err := c.PhoneNumber(ctx, "erin.p"+strconv.Itoa(n), ""); err != nil {
 				t.Fatalf("replica %d at %v: %v", r, clk.Now(), err)
 			}
 		}

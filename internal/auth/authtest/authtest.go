@@ -9,6 +9,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,6 +190,22 @@ func (s *Store) Identities() []auth.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]auth.Identity(nil), s.identities...)
+}
+
+// UserIdentities implements auth.Store.
+func (s *Store) UserIdentities(ctx context.Context, userID int64) ([]auth.Identity, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("UserIdentities"); err != nil {
+		return nil, err
+	}
+	var out []auth.Identity
+	for _, id := range s.identities {
+		if id.UserID == userID {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // SessionByTokenHash implements auth.Store.
@@ -393,12 +410,17 @@ func (s *Store) Ping(ctx context.Context) (auth.SchemaState, error) {
 // WeChat is a fake auth.WeChat of one app: code "alice.1" belongs to user
 // "alice" (openid "o-alice" under AppID, "o-wxB-alice" under another
 // appid wxB; session key "key-alice.1"; unionid "u-alice" when UnionID);
-// Errs maps a code to the error it fails with.
+// Errs maps a code to the error it fails with. A phone-number code of
+// alice sent with another openid fails with errcode 40003, as WeChat
+// refuses it.
 type WeChat struct {
 	mu      sync.Mutex
 	Errs    map[string]error
 	Calls   int
 	Phone   string // what PhoneNumber answers; default 13800138000
+	// Phones, by user (the code's "alice" of "alice.p1"), override Phone:
+	// two users with one number meet bindPhone's 705.
+	Phones map[string]string
 	AppID   string // the app; the watermark appid PhoneNumber stamps
 	UnionID bool   // answer a unionid
 }
@@ -411,32 +433,42 @@ func (w *WeChat) Code2Session(ctx context.Context, code string) (wechat.SessionI
 	if err := w.Errs[code]; err != nil {
 		return wechat.SessionInfo{}, err
 	}
-	user := code
-	for i := 0; i < len(code); i++ {
-		if code[i] == '.' {
-			user = code[:i]
-			break
-		}
-	}
-	info := wechat.SessionInfo{OpenID: "o-" + user, SessionKey: "key-" + code}
-	if w.AppID != AppID {
-		info.OpenID = "o-" + w.AppID + "-" + user
-	}
+	info := wechat.SessionInfo{OpenID: w.openID(codeUser(code)), SessionKey: "key-" + code}
 	if w.UnionID {
-		info.UnionID = "u-" + user
+		info.UnionID = "u-" + codeUser(code)
 	}
 	return info, nil
 }
 
+// openID is user's openid under w's app.
+func (w *WeChat) openID(user string) string {
+	if w.AppID != AppID {
+		return "o-" + w.AppID + "-" + user
+	}
+	return "o-" + user
+}
+
+// codeUser is the user of a code: up to its first '.'.
+func codeUser(code string) string {
+	user, _, _ := strings.Cut(code, ".")
+	return user
+}
+
 // PhoneNumber implements auth.WeChat.
-func (w *WeChat) PhoneNumber(ctx context.Context, code string) (wechat.PhoneInfo, error) {
+func (w *WeChat) PhoneNumber(ctx context.Context, code, openid string) (wechat.PhoneInfo, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.Calls++
 	if err := w.Errs[code]; err != nil {
 		return wechat.PhoneInfo{}, err
 	}
+	if openid != "" && openid != w.openID(codeUser(code)) {
+		return wechat.PhoneInfo{}, APIError(40003, "invalid openid")
+	}
 	p := w.Phone
+	if u, ok := w.Phones[codeUser(code)]; ok {
+		p = u
+	}
 	if p == "" {
 		p = "13800138000"
 	}

@@ -250,9 +250,14 @@ func TestCheckSessionKeys(t *testing.T) {
 		"session_key VARCHAR(255) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
 	r := runCheck(t, conn)
 	want(t, r, "session_keys", SeverityOK, "empty")
-	mustExec(t, conn, "INSERT INTO wx_session (token_hash, session_key) VALUES ('a', 'v1:k1:AAAA'), ('b', 'v1:k1:BBBB')")
+	mustExec(t, conn, "INSERT INTO wx_session (token_hash, session_key) VALUES ('a', 'v2:k1:AAAA'), ('b', 'v2:k1:BBBB')")
 	r = runCheck(t, conn)
 	want(t, r, "session_keys", SeverityOK, "encrypted")
+	// A key sealed by an older release (SHA-256 derivation) asks for a rekey.
+	mustExec(t, conn, "UPDATE wx_session SET session_key = 'v1:k0:CCCC' WHERE token_hash = 'b'")
+	r = runCheck(t, conn)
+	want(t, r, "session_keys", SeverityWarn, "1 of 2 sampled rows")
+	mustExec(t, conn, "UPDATE wx_session SET session_key = 'v2:k1:BBBB' WHERE token_hash = 'b'")
 	const secret = "tiihtNczf5v6AKRyjwEUhQ=="
 	mustExec(t, conn, "INSERT INTO wx_session (token_hash, session_key) VALUES ('c', '"+secret+"')")
 	r = runCheck(t, conn)

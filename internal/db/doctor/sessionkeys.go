@@ -9,9 +9,14 @@ import (
 	"github.com/oactl/oactl/internal/db"
 )
 
-const (
-	sealPrefix = "v1:" // internal/keyseal's format
-	keySample  = 50    // rows read from each end of wx_session
+// keySample is how many rows are read from each end of wx_session.
+const keySample = 50
+
+// internal/keyseal's formats: v2 (HKDF-SHA256) and the legacy v1 (one
+// SHA-256 of the secret). A WeChat session_key is base64 and holds no ':'.
+var (
+	sealedV2 = []byte("v2:")
+	sealedV1 = []byte("v1:")
 )
 
 // checkSessionKeys samples the oldest and newest rows of wx_session by
@@ -59,7 +64,7 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 	if err != nil {
 		return fmt.Errorf("check: sample wx_session: %w", err)
 	}
-	sampled, plain := 0, 0
+	sampled, plain, legacy := 0, 0, 0
 	seen := map[string]bool{} // a small table shows the same rows at both ends
 	for rows.Next() {
 		// Read as bytes and look only at the prefix: the key itself is
@@ -75,7 +80,10 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 		}
 		seen[id] = true
 		sampled++
-		if len(k) > 0 && !bytes.HasPrefix(k, []byte(sealPrefix)) {
+		switch {
+		case bytes.HasPrefix(k, sealedV1):
+			legacy++
+		case len(k) > 0 && !bytes.HasPrefix(k, sealedV2):
 			plain++
 		}
 	}
@@ -87,17 +95,23 @@ func checkSessionKeys(ctx context.Context, conn *sql.Conn, r *Report, dialect db
 	case sampled == 0:
 		f.Status = SeverityOK
 		f.Summary = "wx_session is empty: no session keys stored"
-	case plain == 0:
+	case plain == 0 && legacy == 0:
 		f.Status = SeverityOK
-		f.Summary = "the sampled session keys are encrypted (v1: sealed)"
+		f.Summary = "the sampled session keys are encrypted (v2: sealed)"
 		f.Detail = fmt.Sprintf("%d rows sampled (the oldest and newest %d by primary key)", sampled, keySample)
+	case plain == 0:
+		f.Status = SeverityWarn
+		f.Summary = "some session keys are sealed with the old SHA-256 key derivation (v1:)"
+		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a v1: session_key. "+
+			"They still open, but run oactl sessions rekey to seal them again with the HKDF-SHA256 key (v2:).", legacy, sampled, keySample)
+		f.FixConfig = "# with the current secret (and the old one after it, if it changed):\nOA_SESSION_KEY_SECRET=NEW,OLD oactl sessions rekey"
 	default:
 		f.Status = SeverityWarn
 		f.Summary = "session keys are stored unencrypted: anyone who reads the database can decrypt users' WeChat data"
-		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a session_key without the v1: seal. "+
+		f.Detail = fmt.Sprintf("%d of %d sampled rows (the oldest and newest %d by primary key) hold a session_key without a seal. "+
 			"oactl serve seals only the keys of new logins: start it with a session-key secret, then run oactl sessions rekey "+
 			"with that secret to seal the keys already stored.", plain, sampled, keySample)
-		f.FixConfig = "# oactl serve, in the environment (or OA_SESSION_KEY_SECRET_FILE naming a file that holds it):\nOA_SESSION_KEY_SECRET=<a long random secret, kept out of the repository>\n" +
+		f.FixConfig = "# oactl serve, in the environment (or OA_SESSION_KEY_SECRET_FILE naming a file that holds it):\nOA_SESSION_KEY_SECRET=<at least 32 random bytes, e.g. openssl rand -base64 32>\n" +
 			"# then, with the same secret: oactl sessions rekey"
 	}
 	r.add(f)

@@ -51,7 +51,7 @@ func tableNames(t *testing.T, d *db.DB) []string {
 	if err := d.SQL().Select(&names, q); err != nil {
 		t.Fatal(err)
 	}
-	// Byte order: MySQL's collation sorts '_' after letters.
+	// The engines sort '_' differently: compare in Go's order.
 	slices.Sort(names)
 	return names
 }
@@ -78,7 +78,7 @@ func TestMigrations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(versions(p.Changes), []int{1, 2, 3, 4, 5}) {
+		if !slices.Equal(versions(p.Changes), []int{1, 2, 3, 4, 5, 6}) {
 			t.Errorf("dry run would apply %v", versions(p.Changes))
 		}
 		text := sqlText(p.Changes)
@@ -97,18 +97,18 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("Up(2) = %v, %v", versions(got), err)
 		}
 		got, err = m.Up(ctx, 0)
-		if err != nil || !slices.Equal(versions(got), []int{3, 4, 5}) {
+		if err != nil || !slices.Equal(versions(got), []int{3, 4, 5, 6}) {
 			t.Fatalf("Up() = %v, %v", versions(got), err)
 		}
 		got, err = m.Up(ctx, 0)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("second Up() = %v, %v", versions(got), err)
 		}
-		if names := tableNames(t, d); !slices.Equal(names, []string{"oa_audit", db.VersionTable, "wx_identity", "wx_session", "wx_user"}) {
+		if names := tableNames(t, d); !slices.Equal(names, []string{"oa_audit", "oa_upload", db.VersionTable, "wx_identity", "wx_session", "wx_user"}) {
 			t.Fatalf("tables = %v", names)
 		}
 		st, err = m.Status(ctx)
-		if err != nil || st.Current != 5 || len(st.Pending()) != 0 || st.Check() != nil {
+		if err != nil || st.Current != db.SchemaVersion || len(st.Pending()) != 0 || st.Check() != nil {
 			t.Fatalf("status after up = %+v, %v", st, err)
 		}
 		for _, s := range st.Steps {
@@ -117,17 +117,17 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 		ps, err := d.Ping(ctx)
-		if err != nil || ps.Current != 5 || ps.Required != db.SchemaVersion {
+		if err != nil || ps.Current != db.SchemaVersion || ps.Required != db.SchemaVersion {
 			t.Errorf("Ping = %+v, %v", ps, err)
 		}
 
 		// Down dry run: the session step is marked, the SQL drops it,
 		// nothing changed.
 		p, err = m.Plan(ctx, Down, 2)
-		if err != nil || !slices.Equal(versions(p.Changes), []int{5, 4, 3}) {
+		if err != nil || !slices.Equal(versions(p.Changes), []int{6, 5, 4, 3}) {
 			t.Fatalf("Plan(down, 2) = %v, %v", versions(p.Changes), err)
 		}
-		if !p.DropsSessions() || p.Changes[0].DropsSessions || p.Changes[1].DropsSessions || !p.Changes[2].DropsSessions || !strings.Contains(sqlText(p.Changes), "DROP TABLE") {
+		if !p.DropsSessions() || p.Changes[0].DropsSessions || p.Changes[1].DropsSessions || p.Changes[2].DropsSessions || !p.Changes[3].DropsSessions || !strings.Contains(sqlText(p.Changes), "DROP TABLE") {
 			t.Errorf("down plan: %+v", p)
 		}
 		if names := tableNames(t, d); !slices.Contains(names, "wx_session") {
@@ -136,13 +136,13 @@ func TestMigrations(t *testing.T) {
 
 		// Down to 2 for real, then up again.
 		got, err = m.Apply(ctx, p)
-		if err != nil || !slices.Equal(versions(got), []int{5, 4, 3}) {
+		if err != nil || !slices.Equal(versions(got), []int{6, 5, 4, 3}) {
 			t.Fatalf("Apply(down to 2) = %v, %v", versions(got), err)
 		}
-		if !got[2].DropsSessions || got[2].Action != ActionDown {
-			t.Errorf("the reverted session step is not marked: %+v", got[0])
+		if !got[3].DropsSessions || got[3].Action != ActionDown {
+			t.Errorf("the reverted session step is not marked: %+v", got[3])
 		}
-		if names := tableNames(t, d); slices.Contains(names, "wx_session") || slices.Contains(names, "wx_identity") || slices.Contains(names, "oa_audit") {
+		if names := tableNames(t, d); slices.Contains(names, "wx_session") || slices.Contains(names, "wx_identity") || slices.Contains(names, "oa_upload") || slices.Contains(names, "oa_audit") {
 			t.Fatalf("tables after down: %v", names)
 		}
 		if st, _ := m.Status(ctx); st.Current != 2 {
@@ -153,7 +153,7 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("second Apply(down to 2) = %v, %v", versions(got), err)
 		}
 		got, err = m.Up(ctx, 0)
-		if err != nil || !slices.Equal(versions(got), []int{3, 4, 5}) || got[0].Action != ActionUp {
+		if err != nil || !slices.Equal(versions(got), []int{3, 4, 5, 6}) || got[0].Action != ActionUp {
 			t.Fatalf("Up after down = %v, %v", versions(got), err)
 		}
 
@@ -264,6 +264,7 @@ func TestChecksumsUnchanged(t *testing.T) {
 			"4c1e14f9ec6ff102ac987e4a13acbde078176b3322af023926c7d4156527f95e",
 			"dd7e0e0391d366f4d5dc3a0206d64ec437e9aba7fea5a9b25430a66cf366f61f",
 			"8029583675155e338ff1e1e04a6c321348ff62aa3560aa499075214eb517f287",
+			"a673b957377edf94d9e7b53a38d66c1782eeaaec859be4ed96be45a9425dca22",
 			"f6d3bb7d664c71cc97d70b4a3e9fe552aac7c3b370fb5512124d4f3483630521",
 		},
 		db.SQLite: {
@@ -271,6 +272,7 @@ func TestChecksumsUnchanged(t *testing.T) {
 			"10ba172695d90f1e1c0deff744e79c474c03616dfb90afb08808a3e2e901e6ee",
 			"33a0d719d317e3583932ebf515f6d6ac45715d6ae26c24ad06163ca4196fbb1e",
 			"f34eb9139e4589f7b20c4a5c98ff1b253ff91cabe89282302fc668b228a67059",
+			"3d65934b01bef0b966d31a41149cfe8177d6cb8b77fdb63b630eb06b65999b85",
 			"28dc12ffbff69a349fb50f3d9baf4bf1b54d25363352ed48936f734fd35aceda",
 		},
 	}

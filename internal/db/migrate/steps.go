@@ -27,7 +27,8 @@ var catalog = []stepInfo{
 	{Version: 2, Name: "wx_user_openid_index"},
 	{Version: 3, Name: "create_wx_session", DropsSessions: true},
 	{Version: 4, Name: "wx_identity_and_session_appid"},
-	{Version: 5, Name: "create_oa_audit"},
+	{Version: 5, Name: "create_oa_upload"},
+	{Version: 6, Name: "create_oa_audit"},
 }
 
 type stepInfo struct {
