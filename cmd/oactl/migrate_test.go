@@ -205,13 +205,13 @@ func TestMigrateSQLite(t *testing.T) {
 	}
 	var st statusShape
 	decodeStrict(t, out, &st)
-	if st.Dialect != "sqlite" || st.Current != 0 || st.Latest != db.SchemaVersion || !slices.Equal(st.Pending, []int{1, 2, 3, 4}) ||
+	if st.Dialect != "sqlite" || st.Current != 0 || st.Latest != db.SchemaVersion || !slices.Equal(st.Pending, []int{1, 2, 3, 4, 5}) ||
 		len(st.Steps) != db.SchemaVersion || st.Steps[0].HasDown || st.Steps[0].AppliedAt != nil {
 		t.Errorf("status: %+v", st)
 	}
 
 	code, out, _ = runOactl(t, nil, "migrate", "up", "--dry-run", "--db", dsn)
-	if code != 0 || !strings.Contains(out, "CREATE TABLE") || !strings.Contains(out, "would be applied: 1, 2, 3, 4") {
+	if code != 0 || !strings.Contains(out, "CREATE TABLE") || !strings.Contains(out, "would be applied: 1, 2, 3, 4, 5") {
 		t.Errorf("dry run: exit %d\n%s", code, out)
 	}
 	if code, _, _ = runOactl(t, nil, "migrate", "status", "--db", dsn); code != exitProblems {
@@ -227,7 +227,7 @@ func TestMigrateSQLite(t *testing.T) {
 		t.Errorf("up --to 2 --json: %+v", steps)
 	}
 	code, out, _ = runOactl(t, nil, "migrate", "status", "--db", dsn)
-	if code != exitProblems || !strings.Contains(out, "schema version 2 of 4") || !strings.Contains(out, "create_wx_session") {
+	if code != exitProblems || !strings.Contains(out, "schema version 2 of 5") || !strings.Contains(out, "create_wx_session") {
 		t.Errorf("status at 2: exit %d\n%s", code, out)
 	}
 	// check warns about the pending step but passes.
@@ -253,7 +253,7 @@ func TestMigrateSQLite(t *testing.T) {
 		}
 	}
 
-	if code, out, _ = runOactl(t, nil, "migrate", "up", "--db", dsn); code != 0 || !strings.Contains(out, "applied: 3, 4") {
+	if code, out, _ = runOactl(t, nil, "migrate", "up", "--db", dsn); code != 0 || !strings.Contains(out, "applied: 3, 4, 5") {
 		t.Errorf("up: exit %d %s", code, out)
 	}
 	if code, out, _ = runOactl(t, nil, "migrate", "up", "--db", dsn); code != 0 || !strings.Contains(out, "nothing to do") {
@@ -265,11 +265,11 @@ func TestMigrateSQLite(t *testing.T) {
 	// down: the session step warns; the wx_user step has no down.
 	code, out, errb = runOactl(t, nil, "migrate", "down", "--to", "2", "--dry-run", "--db", dsn)
 	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "-- WARNING: dropping wx_session logs everyone out") ||
-		!strings.Contains(out, "DROP TABLE") || !strings.Contains(out, "would be reverted: 4, 3") {
+		!strings.Contains(out, "DROP TABLE") || !strings.Contains(out, "would be reverted: 5, 4, 3") {
 		t.Errorf("down --to 2 --dry-run: exit %d\nout %s\nerr %s", code, out, errb)
 	}
 	code, out, errb = runOactl(t, nil, "migrate", "down", "--to", "2", "--yes", "--db", dsn)
-	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "reverted: 4, 3") || !strings.Contains(out, "logs everyone out") {
+	if code != 0 || !strings.Contains(errb, "logged out") || !strings.Contains(out, "reverted: 5, 4, 3") || !strings.Contains(out, "logs everyone out") {
 		t.Errorf("down --to 2: exit %d\nout %s\nerr %s", code, out, errb)
 	}
 	if code, _, errb = runOactl(t, nil, "migrate", "down", "--to", "0", "--yes", "--db", dsn); code != exitUsage || !strings.Contains(errb, "no down") {
@@ -551,7 +551,7 @@ func TestMigrateConcurrentUp(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if !slices.Equal(got, []int{1, 2, 3, 4}) {
+	if !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
 		t.Errorf("versions %v", got)
 	}
 	// applied logs: each step once across all runs.
