@@ -254,8 +254,9 @@ func TestFindingsRefusedEndToEnd(t *testing.T) {
 	})
 
 	t.Run("mockwx helpers from a rebinding page", func(t *testing.T) {
-		status, body := rawRequest(t, e.mock, "POST /__mock/login HTTP/1.1\r\nHost: evil.example:9090\r\nContent-Type: application/json\r\n"+
+		resp, raw := rawExchange(t, e.mock, "POST /__mock/login HTTP/1.1\r\nHost: evil.example:9090\r\nContent-Type: application/json\r\n"+
 			"Content-Length: 16\r\nConnection: close\r\n\r\n"+`{"user":"alice"}`)
+		status, body := resp.StatusCode, string(raw)
 		if status != 403 || strings.Contains(body, `"code"`) {
 			t.Fatalf("Host evil.example: %d %s", status, body)
 		}

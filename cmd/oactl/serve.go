@@ -402,8 +402,8 @@ func runServe(ctx context.Context, f *factory, o *serveOptions, ready listening)
 		return &wechat.Client{BaseURL: o.WxBaseURL, AppID: id, Secret: secret, Timeout: o.WxTimeout, Observer: metrics}
 	}
 	svc := &auth.Service{
-		Store:    store,
-		WeChat:   client(o.AppID, o.AppSecret),
+		Store:       store,
+		WeChat:      client(o.AppID, o.AppSecret),
 		AppID:       o.AppID,
 		TokenTTL:    o.TokenTTL,
 		MaxAge:      o.TokenMaxAge,

@@ -61,7 +61,9 @@ func bindSessionsDB(set *config.Set) *sessionsOptions {
 	o := &sessionsOptions{Now: time.Now, set: set, zone: time.Local}
 	set.String("db", &o.DSN)
 	set.String("config", &o.ConfigFile)
-	o.Open = func(ctx context.Context) (sessionStore, error) { return openSessionStore(ctx, o.DSN, o.dbConfig, o.zone) }
+	o.Open = func(ctx context.Context) (sessionStore, error) {
+		return openSessionStore(ctx, o.DSN, o.dbConfig, o.zone)
+	}
 	return o
 }
 

@@ -60,7 +60,7 @@ type Service struct {
 	AppID  string // the default app
 	// Apps are the other mini-programs of this backend, by appid; nil
 	// serves the default app only.
-	Apps     map[string]WeChat
+	Apps   map[string]WeChat
 	Sealer Sealer // nil stores session keys as they are
 	// TokenTTL is the idle timeout: a request made when less than half of
 	// it remains renews the session to now + TokenTTL (SPEC §12).
@@ -74,8 +74,8 @@ type Service struct {
 	// Files deletes a cancelled user's uploads; nil deletes none.
 	Files  UserFiles
 	Now    func() time.Time
-	Rand     io.Reader // token bytes; nil means crypto/rand
-	Logger   *slog.Logger
+	Rand   io.Reader // token bytes; nil means crypto/rand
+	Logger *slog.Logger
 }
 
 // LoginInput is one login request. IP and UserAgent are as the client
@@ -253,9 +253,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	now := s.now().Truncate(time.Second)
 	utc := now.UTC()
 	rec := LoginRecord{
-		AppID:      appid,
-		OpenID:     info.OpenID,
-		UnionID:    info.UnionID,
+		AppID:       appid,
+		OpenID:      info.OpenID,
+		UnionID:     info.UnionID,
 		DefaultApp:  appid == s.AppID,
 		Profile:     profile,
 		IP:          in.IP,

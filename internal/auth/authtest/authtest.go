@@ -414,13 +414,13 @@ func (s *Store) Ping(ctx context.Context) (auth.SchemaState, error) {
 // alice sent with another openid fails with errcode 40003, as WeChat
 // refuses it.
 type WeChat struct {
-	mu      sync.Mutex
-	Errs    map[string]error
-	Calls   int
-	Phone   string // what PhoneNumber answers; default 13800138000
+	mu    sync.Mutex
+	Errs  map[string]error
+	Calls int
+	Phone string // what PhoneNumber answers; default 13800138000
 	// Phones, by user (the code's "alice" of "alice.p1"), override Phone:
 	// two users with one number meet bindPhone's 705.
-	Phones map[string]string
+	Phones  map[string]string
 	AppID   string // the app; the watermark appid PhoneNumber stamps
 	UnionID bool   // answer a unionid
 }
