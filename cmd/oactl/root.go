@@ -138,6 +138,15 @@ func (f *factory) resolve(set *config.Set) error {
 	return nil
 }
 
+// flushLog writes out the lines the log holds now. The inspector takes
+// the terminal next: a warning flushed into its screen later would
+// scroll it.
+func (f *factory) flushLog() {
+	if f.sink != nil {
+		f.sink.flush()
+	}
+}
+
 // close flushes the log and gives slog and the log package back their
 // previous outputs (tests run many commands in one process).
 func (f *factory) close() {

@@ -195,6 +195,7 @@ oactl sessions list. It never shows a session_key or a token.`,
 			if !f.io.IsTerm() {
 				return runSessionsList(c.Context(), f.io, &sessionsListOptions{sessionsOptions: tui.sessionsOptions, State: auth.StateAll, Limit: 1000})
 			}
+			f.flushLog()
 			return runSessionsTUI(c.Context(), f.io, tui)
 		},
 	}
