@@ -130,6 +130,52 @@ test('avatar uploaded and saved, nickname 😀测试 saved and shown back, phone
   assert.equal(ucenter.data.hasLogin, false);
 });
 
+test('注销账号: declined, nothing changes; confirmed, every token answers 501, the avatar is gone, a new login is a new, empty account', async () => {
+  const p = phone('mp-cancel');
+  const ucenter = await loginThroughPages(p);
+  const token = p.wx.getStorageSync('token');
+  await ucenter.onChooseAvatar({ type: 'chooseavatar', detail: { avatarUrl: tempFile('avatar.png', tinyPNG(3)) } });
+  const avatar = ucenter.data.userInfo.avatar;
+  ucenter.onNicknameInput({ detail: { value: '要走的人😀' } });
+  await ucenter.saveNickname();
+  const code = await mintCode(dev.mockwx, 'mp-cancel');
+  secrets.push(code);
+  await ucenter.getPhoneNumber({ type: 'getphonenumber', detail: { errMsg: 'getPhoneNumber:ok', code } });
+  assert.equal(ucenter.data.error, '');
+  // The user's other device.
+  const other = phone('mp-cancel');
+  await loginThroughPages(other);
+  const otherToken = other.wx.getStorageSync('token');
+
+  // Declined: no request, nothing changes.
+  p.h.modalConfirm = false;
+  const before = p.h.requests.length;
+  assert.equal(await ucenter.cancelAccount(), false);
+  assert.equal(p.h.requests.length, before);
+  const modal = p.h.modals[p.h.modals.length - 1];
+  assert.equal(modal.title, '注销账号');
+  assert.match(modal.content, /无法恢复/);
+  assert.equal((await rawInfo(token)).data.nickName, '要走的人😀');
+
+  // Confirmed: the account goes, on every device.
+  p.h.modalConfirm = true;
+  assert.equal(await ucenter.cancelAccount(), true);
+  assert.equal(ucenter.data.error, '');
+  assert.equal(ucenter.data.hasLogin, false);
+  assert.equal(p.mp.app.globalData.hasLogin, false);
+  assert.equal(p.wx.getStorageSync('token'), '');
+  assert.equal(p.wx.getStorageSync('userInfo'), '');
+  assert.ok(p.h.toasts.some((t) => t.title === '账号已注销'));
+  assert.equal((await rawInfo(token)).errno, 501);
+  assert.equal((await rawInfo(otherToken)).errno, 501);
+  assert.equal((await fetch(avatar)).status, 404, 'the uploaded avatar is deleted');
+
+  // The same WeChat user logs in again: a new account with nothing in it.
+  const again = phone('mp-cancel');
+  const centre = await loginThroughPages(again);
+  assert.deepEqual(centre.data.userInfo, { nickName: '', avatar: '', mobile: '' });
+});
+
 test('login page: chosen avatar and nickname are saved right after login', async () => {
   const p = phone('mp-loginpage');
   await p.mp.launch();

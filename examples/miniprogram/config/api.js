@@ -12,6 +12,7 @@ module.exports = {
   AuthInfo: WxApiRoot + 'auth/info', // 用户信息
   AuthProfile: WxApiRoot + 'auth/profile', // 修改昵称、头像
   AuthLogout: WxApiRoot + 'auth/logout', // 退出登录
+  AuthCancel: WxApiRoot + 'auth/cancel', // 注销账号
   AuthBindPhone: WxApiRoot + 'auth/bindPhone', // 绑定手机号
   StorageUpload: WxApiRoot + 'storage/upload' // 上传头像
 };

@@ -1,5 +1,6 @@
 // pages/ucenter/index/index.js: the personal centre. Shows the user's
-// info, edits avatar and nickname, binds the phone number, logs out.
+// info, edits avatar and nickname, binds the phone number, logs out, and
+// deletes the account (注销账号, which WeChat's platform rules require).
 //
 // Handlers return their promises so callers (and tests) can wait for them;
 // WeChat itself ignores the value.
@@ -120,6 +121,41 @@ Page({
             util.clearLogin();
             this.setData({ hasLogin: false, userInfo: { nickName: '', avatar: '', mobile: '' } });
             resolve(true);
+          });
+        },
+        fail: () => resolve(false)
+      });
+    });
+  },
+
+  // cancelAccount deletes the account after a confirmation that says what
+  // goes: the server erases the profile, the phone number, the avatar and
+  // every login at once, and a later login with this WeChat account makes
+  // a new, empty account. It resolves true when the account is gone.
+  cancelAccount: function () {
+    return new Promise((resolve) => {
+      wx.showModal({
+        title: '注销账号',
+        content: '注销后，昵称、头像、手机号和登录记录将被清除，且无法恢复。确定注销？',
+        confirmText: '注销',
+        confirmColor: '#e64340',
+        success: (res) => {
+          if (!res.confirm) {
+            resolve(false);
+            return;
+          }
+          util.request(api.AuthCancel, {}, 'POST').then((r) => {
+            if (r.errno !== 0) {
+              return Promise.reject(r);
+            }
+            util.clearLogin();
+            app.globalData.hasLogin = false;
+            this.setData({ hasLogin: false, error: '', userInfo: { nickName: '', avatar: '', mobile: '' } });
+            wx.showToast({ title: '账号已注销' });
+            resolve(true);
+          }).catch((err) => {
+            this.fail(err);
+            resolve(false);
           });
         },
         fail: () => resolve(false)
