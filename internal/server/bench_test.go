@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -123,4 +124,84 @@ func BenchmarkLimiter(b *testing.B) {
 			l.allow(next(), now)
 		}
 	})
+}
+
+// renewalBench is serve's whole handler for the renewal benchmark: its
+// token lives 2 h (TokenTTL), renewed (on) or not (off), and its clock
+// moves 1 s per request, so that a last-seen write happens every 60
+// requests in both modes and, from the first hour of each token on, each
+// of those writes in the "on" mode carries a renewal.
+type renewalBench struct {
+	e     *tEnv
+	token string
+	n     int
+}
+
+const (
+	benchTTL = 2 * time.Hour
+	// benchChunk requests per token: under the ttl, so the "off" token
+	// never expires during its chunk.
+	benchChunk = 7000
+)
+
+func newRenewalBench(b *testing.B, renew bool) *renewalBench {
+	e := newTEnv(b, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
+	e.svc.TokenTTL = benchTTL
+	if !renew {
+		e.svc.MaxAge = benchTTL
+	}
+	r := &renewalBench{e: e}
+	r.relogin(b)
+	return r
+}
+
+func (r *renewalBench) relogin(b *testing.B) {
+	r.n++
+	r.token = r.e.login(b, "bench."+strconv.Itoa(r.n))
+}
+
+// chunk serves k (at most benchChunk) authenticated infos on the
+// current token, then logs in afresh off the clock; it returns the time
+// the infos took.
+func (r *renewalBench) chunk(b *testing.B, k int) time.Duration {
+	req := httptest.NewRequest("GET", "/wx/auth/info", nil)
+	req.Header.Set(api.TokenHeader, r.token)
+	start := time.Now()
+	for range k {
+		r.e.clock.Add(time.Second)
+		rec := httptest.NewRecorder()
+		r.e.h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.Len() == 0 || rec.Header().Get(api.TokenExpireHeader) == "" {
+			b.Fatalf("info: %d %s", rec.Code, rec.Body)
+		}
+	}
+	d := time.Since(start)
+	r.relogin(b)
+	return d
+}
+
+// BenchmarkInfoRenewal runs b.N authenticated infos with renewal off and
+// b.N with it on (SPEC §12), each through the whole handler, and
+// reports on/off time per request as "x-off" (1.0: renewal costs
+// nothing) and the last-seen writes of each mode per 1000 requests
+// (equal: the renewal rides on the touch).
+//
+// The two modes alternate chunk by chunk, so that the load of a shared
+// machine falls on both alike.
+func BenchmarkInfoRenewal(b *testing.B) {
+	off, on := newRenewalBench(b, false), newRenewalBench(b, true)
+	b.ResetTimer()
+	var toff, ton time.Duration
+	for done := 0; done < b.N; {
+		k := min(benchChunk, b.N-done)
+		toff += off.chunk(b, k)
+		ton += on.chunk(b, k)
+		done += k
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(ton)/float64(toff), "x-off")
+	b.ReportMetric(float64(ton.Nanoseconds())/float64(b.N), "on-ns/req")
+	b.ReportMetric(float64(toff.Nanoseconds())/float64(b.N), "off-ns/req")
+	b.ReportMetric(1000*float64(on.e.store.Calls["TouchSession"])/float64(b.N), "on-writes/1000req")
+	b.ReportMetric(1000*float64(off.e.store.Calls["TouchSession"])/float64(b.N), "off-writes/1000req")
 }
