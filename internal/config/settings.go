@@ -89,9 +89,11 @@ var (
 //
 // Not here: what one invocation acts on or prints (migrate --to, --yes,
 // --dry-run, --json; sessions list --state, --user, --search, --limit;
-// revoke's ids and --reason; purge --expired-before). Those are arguments,
-// not configuration: an OA_YES in the environment would answer prompts
-// nobody saw.
+// revoke's ids and --reason; purge --expired-before; users list's and
+// audit list's filters; users disable/enable/cancel's ids, --reason,
+// --yes). Those are arguments, not configuration: an OA_YES in the
+// environment would answer prompts nobody saw. --actor is a setting: who
+// runs the commands is the same for a whole session of work.
 var Settings = Table{
 	{Name: "config", Env: "OA_CONFIG", Commands: configCmds,
 		Usage: "YAML configuration file (the seed's application.yml layout works)"},
