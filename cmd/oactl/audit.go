@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -142,40 +140,17 @@ func runAuditList(ctx context.Context, s *stdio, o *auditListOptions) error {
 	if o.Since > 0 {
 		f.Since = o.Now().UTC().Add(-o.Since)
 	}
-	written := 0
-	for {
-		f.Limit = listPageSize
-		if o.Limit > 0 {
-			f.Limit = min(listPageSize, o.Limit-written)
+	written, err := writePages(o.Limit, func(n int, after *auth.AuditEntry) ([]auth.AuditEntry, error) {
+		f.Limit, f.Before = n, after
+		return store.ListAudit(ctx, f)
+	}, func(e auth.AuditEntry) error {
+		if o.JSON {
+			return arr.add(auditToJSON(e))
 		}
-		rows, err := store.ListAudit(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range rows {
-			if o.JSON {
-				err = arr.add(auditToJSON(e))
-			} else {
-				err = table.Row(auditCells(e)...)
-			}
-			if err != nil {
-				return err
-			}
-			written++
-		}
-		if len(rows) < f.Limit || (o.Limit > 0 && written >= o.Limit) {
-			break
-		}
-		f.Before = &rows[len(rows)-1]
+		return table.Row(auditCells(e)...)
+	})
+	if err != nil {
+		return err
 	}
-	if o.JSON {
-		arr.close()
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if written == 0 {
-		return withExit(exitNoMatch, errors.New("nothing matched: no audit row"))
-	}
-	return nil
+	return endList(w, arr, o.JSON, written, "audit row")
 }

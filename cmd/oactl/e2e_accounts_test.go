@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -26,21 +25,6 @@ import (
 // test runs on a SQLite file and on MariaDB, with serve processes sharing
 // the database and a mockwx over HTTP.
 
-// startClusterOn starts a mockwx and migrates dsn; serve processes join
-// with serve(). SQLite files are shared by processes too.
-func startClusterOn(t *testing.T, dsn string) *mysqlCluster {
-	t.Helper()
-	bin := oactlBinary(t)
-	if out, err := exec.Command(bin, "migrate", "up", "--db", dsn).CombinedOutput(); err != nil {
-		t.Fatalf("migrate up: %v\n%s", err, out)
-	}
-	maddr := freeAddr(t)
-	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret}, "mockwx", "--addr", maddr, "--appid", defaultDevAppID)
-	c := &mysqlCluster{t: t, dsn: dsn, mock: "http://" + maddr, env: []string{"OA_WX_APP_SECRET=" + e2eSecret}}
-	m.waitHealthy(c.mock + "/__mock/healthz")
-	return c
-}
-
 // eachBackend runs fn on a cluster over SQLite and one over MariaDB.
 func eachBackend(t *testing.T, fn func(t *testing.T, c *mysqlCluster)) {
 	t.Run("sqlite", func(t *testing.T) {
@@ -50,24 +34,10 @@ func eachBackend(t *testing.T, fn func(t *testing.T, c *mysqlCluster)) {
 }
 
 // oactlRun runs the binary to its end without a terminal, as a support
-// script does, and returns its exit status and output.
+// script does (runBin in a fresh directory).
 func oactlRun(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(oactlBinary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = t.TempDir()
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String(), errb.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	t.Fatalf("run oactl: %v", err)
-	return 0, "", ""
+	return runBin(t, t.TempDir(), env, args...)
 }
 
 // userShow is `users show --json`.
@@ -85,18 +55,7 @@ type userShow struct {
 	Identities []struct{ AppID, OpenID, UnionID, CreatedAt string } `json:"identities"`
 	Sessions   []sessionJSON                                        `json:"sessions"` // sessions list's shape
 
-	Audit []auditRow `json:"audit"`
-}
-
-type auditRow struct {
-	ID         int64   `json:"id"`
-	At         string  `json:"at"`
-	Actor      string  `json:"actor"`
-	Action     string  `json:"action"`
-	UserID     *int64  `json:"userId"`
-	SessionIDs []int64 `json:"sessionIds"`
-	Sessions   int64   `json:"sessions"`
-	Reason     string  `json:"reason"`
+	Audit []auditJSON `json:"audit"`
 }
 
 func (c *mysqlCluster) showUser(who string) userShow {
@@ -115,13 +74,13 @@ func (c *mysqlCluster) showUser(who string) userShow {
 	return u
 }
 
-func (c *mysqlCluster) audit(args ...string) []auditRow {
+func (c *mysqlCluster) audit(args ...string) []auditJSON {
 	c.t.Helper()
 	code, out, errb := oactlRun(c.t, nil, append([]string{"audit", "list", "--json", "--db", c.dsn}, args...)...)
 	if code != 0 && code != exitNoMatch {
 		c.t.Fatalf("audit list: exit %d %s", code, errb)
 	}
-	var rows []auditRow
+	var rows []auditJSON
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rows); err != nil {

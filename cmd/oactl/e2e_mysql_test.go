@@ -14,8 +14,8 @@ import (
 
 const e2eSecret = "e2e-app-secret"
 
-// mysqlCluster is a MariaDB database, one mockwx and any number of serve
-// processes sharing them, as behind a load balancer.
+// mysqlCluster is a database (MariaDB, or a SQLite file), one mockwx and
+// any number of serve processes sharing them, as behind a load balancer.
 type mysqlCluster struct {
 	t    *testing.T
 	dsn  string
@@ -25,7 +25,13 @@ type mysqlCluster struct {
 
 func startMySQLCluster(t *testing.T) *mysqlCluster {
 	t.Helper()
-	dsn := dbtest.MySQL(t)
+	return startClusterOn(t, dbtest.MySQL(t))
+}
+
+// startClusterOn migrates dsn and starts a mockwx; serve processes join
+// with serve(). SQLite files are shared by processes too.
+func startClusterOn(t *testing.T, dsn string) *mysqlCluster {
+	t.Helper()
 	bin := oactlBinary(t)
 	if out, err := exec.Command(bin, "migrate", "up", "--db", dsn).CombinedOutput(); err != nil {
 		t.Fatalf("migrate up: %v\n%s", err, out)

@@ -294,6 +294,35 @@ func userCells(r auth.UserRow) []string {
 		strconv.FormatInt(j.Sessions, 10), inspect.RFC3339(r.User.LastLoginAt), inspect.RFC3339(r.User.CreatedAt)}
 }
 
+// writePages streams a keyset listing: fetch returns a page of at most n
+// items after the previous page's last (nil for the first), write prints
+// one item. It stops after limit items (0: all of them) and returns how
+// many it wrote; only one page is held at a time.
+func writePages[T any](limit int, fetch func(n int, after *T) ([]T, error), write func(T) error) (int, error) {
+	written := 0
+	var after *T
+	for {
+		n := listPageSize
+		if limit > 0 {
+			n = min(listPageSize, limit-written)
+		}
+		rows, err := fetch(n, after)
+		if err != nil {
+			return written, err
+		}
+		for _, r := range rows {
+			if err := write(r); err != nil {
+				return written, err
+			}
+			written++
+		}
+		if len(rows) < n || (limit > 0 && written >= limit) {
+			return written, nil
+		}
+		after = &rows[len(rows)-1]
+	}
+}
+
 // jsonArray streams a JSON array, one element per line.
 type jsonArray struct {
 	w *bufio.Writer
@@ -335,40 +364,35 @@ func runUsersList(ctx context.Context, s *stdio, o *usersListOptions) error {
 	arr := &jsonArray{w: w}
 	table := inspect.NewColumns(w, userCols...)
 	f := auth.UserFilter{State: o.State, Search: o.Search, Now: o.Now().UTC()}
-	written := 0
-	for {
-		f.Limit = listPageSize
-		if o.Limit > 0 {
-			f.Limit = min(listPageSize, o.Limit-written)
+	written, err := writePages(o.Limit, func(n int, after *auth.UserRow) ([]auth.UserRow, error) {
+		f.Limit = n
+		if after != nil {
+			f.AfterID = after.User.ID
 		}
-		rows, err := store.ListUsers(ctx, f)
-		if err != nil {
-			return err
+		return store.ListUsers(ctx, f)
+	}, func(r auth.UserRow) error {
+		if o.JSON {
+			return arr.add(userToJSON(r))
 		}
-		for _, r := range rows {
-			if o.JSON {
-				err = arr.add(userToJSON(r))
-			} else {
-				err = table.Row(userCells(r)...)
-			}
-			if err != nil {
-				return err
-			}
-			written++
-		}
-		if len(rows) < f.Limit || (o.Limit > 0 && written >= o.Limit) {
-			break
-		}
-		f.AfterID = rows[len(rows)-1].User.ID
+		return table.Row(userCells(r)...)
+	})
+	if err != nil {
+		return err
 	}
-	if o.JSON {
+	return endList(w, arr, o.JSON, written, "account")
+}
+
+// endList ends a listing: the JSON array closed, the output flushed, and
+// an empty listing exit status 4 ("nothing matched: no what").
+func endList(w *bufio.Writer, arr *jsonArray, asJSON bool, written int, what string) error {
+	if asJSON {
 		arr.close()
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if written == 0 {
-		return withExit(exitNoMatch, errors.New("nothing matched: no account"))
+		return withExit(exitNoMatch, errors.New("nothing matched: no "+what))
 	}
 	return nil
 }

@@ -247,8 +247,13 @@ func (m *Model) fetchAccount() tea.Cmd {
 // header.
 func (m *Model) fetchTotal() tea.Cmd {
 	m.total.seq++
+	return m.countCmd(m.total.seq)
+}
+
+// countCmd counts for the header, as generation seq.
+func (m Model) countCmd(seq int) tea.Cmd {
 	f := auth.SessionFilter{State: m.state, Search: m.filter, Now: m.opts.Now().UTC()}
-	lister, ctx, timeout, seq := m.opts.Lister, m.opts.Context, m.opts.Timeout, m.total.seq
+	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -271,16 +276,8 @@ func (m *Model) fetchIdentities() tea.Cmd {
 // Init loads the first page and the count, and starts the refresh
 // clock.
 func (m Model) Init() tea.Cmd {
-	f := auth.SessionFilter{State: m.state, Now: m.opts.Now().UTC()}
-	lister, ctx, timeout := m.opts.Lister, m.opts.Context, m.opts.Timeout
-	count := func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		n, err := lister.CountSessions(ctx, f)
-		// Init cannot change the model: its count is generation 0.
-		return totalMsg{seq: 0, n: n, err: err}
-	}
-	return tea.Batch(m.fetchCmd(listPane, nil, m.opts.PageSize, true, m.list.seq), count, m.tick())
+	// Init cannot change the model: its count is generation 0.
+	return tea.Batch(m.fetchCmd(listPane, nil, m.opts.PageSize, true, m.list.seq), m.countCmd(0), m.tick())
 }
 
 func (m Model) tick() tea.Cmd {

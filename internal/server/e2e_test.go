@@ -85,19 +85,31 @@ func (c *e2eClient) mock(path string, in any) map[string]any {
 	return out
 }
 
-func runE2E(t *testing.T, dsn string) {
-	ctx := context.Background()
-	tz := time.FixedZone("CST", 8*3600)
-	store, err := db.Open(ctx, dsn, db.Options{TimeZone: tz})
+// migratedStore opens dsn with wx_user's times in tz and migrates it;
+// mockWeChat is a mockwx of the e2e app over HTTP. Both close with t.
+func migratedStore(t *testing.T, dsn string, tz *time.Location) *db.DB {
+	t.Helper()
+	store, err := db.Open(context.Background(), dsn, db.Options{TimeZone: tz})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := migrate.New(store, migrate.Options{}).Up(ctx, 0); err != nil {
+	if _, err := migrate.New(store, migrate.Options{}).Up(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+func mockWeChat(t *testing.T) *httptest.Server {
 	wx := httptest.NewServer(mockwx.New(mockwx.Config{AppID: e2eAppID, Secret: e2eSecret}))
 	t.Cleanup(wx.Close)
+	return wx
+}
+
+func runE2E(t *testing.T, dsn string) {
+	tz := time.FixedZone("CST", 8*3600)
+	store := migratedStore(t, dsn, tz)
+	wx := mockWeChat(t)
 	sealer, err := keyseal.New("e2e-seal-secret-of-32-bytes-or-more")
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,7 @@ import (
 	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
 	"github.com/oactl/oactl/internal/db"
-	"github.com/oactl/oactl/internal/db/migrate"
 	"github.com/oactl/oactl/internal/dbtest"
-	"github.com/oactl/oactl/internal/mockwx"
 	"github.com/oactl/oactl/internal/testutil"
 	"github.com/oactl/oactl/internal/wechat"
 )
@@ -78,18 +76,9 @@ type renewalEnv struct {
 }
 
 func newRenewalEnv(t *testing.T, dsn string, clock *testutil.Clock, ttl, maxAge time.Duration) *renewalEnv {
-	ctx := context.Background()
 	zone := time.FixedZone("CST", 8*3600)
-	store, err := db.Open(ctx, dsn, db.Options{TimeZone: zone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := migrate.New(store, migrate.Options{}).Up(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	wx := httptest.NewServer(mockwx.New(mockwx.Config{AppID: e2eAppID, Secret: e2eSecret}))
-	t.Cleanup(wx.Close)
+	store := migratedStore(t, dsn, zone)
+	wx := mockWeChat(t)
 	e := &renewalEnv{t: t, clock: clock, store: store, wx: wx, zone: zone,
 		count: &writeCounter{Store: store, writes: map[string]int{}}}
 	svc := &auth.Service{
@@ -260,10 +249,6 @@ func TestRenewalWithInjectedClock(t *testing.T) {
 // at different times; the later expiry stays.
 func TestRenewalNeverMovesBackwards(t *testing.T) {
 	dbtest.Backends(t, func(t *testing.T, dsn string) {
-		d := dbtest.Open(t, dsn, db.Options{})
-		if _, err := migrate.New(d, migrate.Options{}).Up(context.Background(), 0); err != nil {
-			t.Fatal(err)
-		}
 		clock := testutil.NewClock()
 		e := newRenewalEnv(t, dsn, clock, time.Hour, 10*time.Hour)
 		tok, _ := e.login("race")
