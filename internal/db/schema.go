@@ -33,12 +33,19 @@ func TableExists(ctx context.Context, q Queryer, dialect Dialect, name string) (
 
 // Ping checks the database and reports its schema version against the one
 // this binary needs; serve's start-up gate, the sessions commands and
-// /readyz judge it with SchemaState.Check.
+// /readyz judge it with SchemaState.Check. A Galera node that is not
+// Synced in a Primary component is an error wrapping ErrNodeNotReady: a
+// joiner or donor may answer, but not with the cluster's data.
 func (d *DB) Ping(ctx context.Context) (auth.SchemaState, error) {
 	st := auth.SchemaState{Required: SchemaVersion}
 	// The read pool: on SQLite a ping must not queue behind a write.
 	if err := d.r.PingContext(ctx); err != nil {
 		return st, fmt.Errorf("ping: %w", err)
+	}
+	if d.server.Galera {
+		if err := checkGaleraReady(ctx, d.r); err != nil {
+			return st, fmt.Errorf("ping: %w", err)
+		}
 	}
 	ok, err := TableExists(ctx, d.r, d.cfg.Dialect, VersionTable)
 	if err != nil {

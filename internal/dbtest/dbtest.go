@@ -160,3 +160,67 @@ func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// GaleraDSNs returns the DSNs of the three nodes of the Galera cluster
+// named by OACTL_TEST_GALERA_DSNS (comma-separated mysql:// URLs, as
+// scripts/galera start prints them), skipping the test when it is unset,
+// unless OACTL_REQUIRE_GALERA=1 (set by CI), where it fails.
+func GaleraDSNs(t testing.TB) []string {
+	t.Helper()
+	v := os.Getenv("OACTL_TEST_GALERA_DSNS")
+	if v == "" {
+		if os.Getenv("OACTL_REQUIRE_GALERA") == "1" {
+			t.Fatal("OACTL_TEST_GALERA_DSNS is not set but OACTL_REQUIRE_GALERA=1: start a cluster with scripts/galera start")
+		}
+		t.Skip("no Galera cluster: set OACTL_TEST_GALERA_DSNS (scripts/test-galera does)")
+	}
+	var dsns []string
+	for _, d := range strings.Split(v, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dsns = append(dsns, d)
+		}
+	}
+	if len(dsns) < 3 {
+		t.Fatalf("OACTL_TEST_GALERA_DSNS names %d nodes, want 3", len(dsns))
+	}
+	return dsns
+}
+
+// NewGaleraDatabase creates a new empty database through the cluster's
+// first node and returns its DSN on every node, once every node has it
+// (DDL reaches the other nodes a moment after it returns on the first).
+// It is dropped when the test ends.
+func NewGaleraDatabase(t testing.TB) []string {
+	t.Helper()
+	nodes := GaleraDSNs(t)
+	first := NewDatabase(t, nodes[0])
+	u, err := url.Parse(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		v, err := url.Parse(n)
+		if err != nil || v.Scheme != "mysql" {
+			t.Fatalf("dbtest: want a mysql:// DSN, got %q", n)
+		}
+		v.Path = u.Path
+		out[i] = v.String()
+		admin := openAdmin(t, v)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var n int
+			err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", strings.TrimPrefix(u.Path, "/")).Scan(&n)
+			if err == nil && n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				admin.Close()
+				t.Fatalf("dbtest: database %s did not reach node %d within 30s (%v)", u.Path, i+1, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		admin.Close()
+	}
+	return out
+}
