@@ -32,6 +32,20 @@ const DefaultLeaseTTL = 30 * time.Second
 // deleted the row). The run stops before recording anything more.
 var ErrLeaseLost = errors.New("lost the migration lock to another run")
 
+// LockHeldError: the lease stayed with another run for the whole lock
+// timeout. It is an ErrLockTimeout that knows who held the lease.
+type LockHeldError struct {
+	Holder string // host:pid:random of the run that holds it
+	Waited time.Duration
+}
+
+func (e *LockHeldError) Error() string {
+	return fmt.Sprintf("migrate: %v (waited %v; held by %s)", ErrLockTimeout, e.Waited, e.Holder)
+}
+
+// Unwrap makes errors.Is(err, ErrLockTimeout) true.
+func (e *LockHeldError) Unwrap() error { return ErrLockTimeout }
+
 // leasePoll is how often a waiting run looks at the lease.
 const leasePoll = 100 * time.Millisecond
 
@@ -120,7 +134,7 @@ func (m *Migrator) takeLease(ctx context.Context, c *sql.Conn, wait time.Duratio
 			}
 		}
 		if now.After(deadline) {
-			return nil, fmt.Errorf("migrate: %w (waited %v; held by %s)", ErrLockTimeout, wait, seenHolder)
+			return nil, &LockHeldError{Holder: seenHolder, Waited: wait}
 		}
 		pause := leasePoll + time.Duration(rand.Int64N(int64(leasePoll)))
 		if err := sleepCtx(ctx, min(pause, time.Until(deadline)+time.Millisecond)); err != nil {
