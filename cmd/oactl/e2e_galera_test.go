@@ -38,7 +38,7 @@ func startGalera(t *testing.T) *galeraCluster {
 		t.Fatalf("migrate up: %v\n%s", err, out)
 	}
 	maddr := freeAddr(t)
-	m := startOactl(t, nil, "mockwx", "--addr", maddr, "--appid", defaultDevAppID, "--secret", e2eSecret)
+	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret}, "mockwx", "--addr", maddr, "--appid", defaultDevAppID)
 	g := &galeraCluster{t: t, dsns: dsns, mock: "http://" + maddr}
 	m.waitHealthy(g.mock + "/__mock/healthz")
 	var base *client
