@@ -63,6 +63,8 @@ func (h *harness) judge(w io.Writer, all []sample) []string {
 		if slowest >= clientTimeout {
 			problems = append(problems, "a -1 answer came after the client's 6 s")
 		}
+	case "galera-node":
+		problems = append(problems, h.judgeGalera(w, all)...)
 	case "sigterm":
 		inflight, answered := 0, 0
 		for _, s := range all {
