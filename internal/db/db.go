@@ -59,7 +59,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx, onClose: opts.OnClose}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: Sleep, onClose: opts.OnClose}
 	if d.loc == nil {
 		d.loc = time.Local
 	}
@@ -254,7 +254,9 @@ func (d *DB) Location() *time.Location { return d.loc }
 // Redacted is the DSN without its password, for messages.
 func (d *DB) Redacted() string { return d.cfg.Redacted() }
 
-func sleepCtx(ctx context.Context, dur time.Duration) error {
+// Sleep waits dur, or less if ctx ends first (then it returns ctx's
+// error): the pause between retries, here and in migrate.
+func Sleep(ctx context.Context, dur time.Duration) error {
 	t := time.NewTimer(dur)
 	defer t.Stop()
 	select {

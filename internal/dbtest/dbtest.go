@@ -62,14 +62,23 @@ func Open(t testing.TB, dsn string, opts db.Options) *db.DB {
 // when it is unset.
 func ServerDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("OACTL_TEST_MYSQL_DSN")
-	if dsn == "" {
-		if os.Getenv("OACTL_REQUIRE_MYSQL") == "1" {
-			t.Fatal("OACTL_TEST_MYSQL_DSN is not set but OACTL_REQUIRE_MYSQL=1: start one with scripts/mariadb start NAME")
+	return envOrSkip(t, "OACTL_TEST_MYSQL_DSN", "OACTL_REQUIRE_MYSQL", "start one with scripts/mariadb start NAME",
+		"no MariaDB: set OACTL_TEST_MYSQL_DSN (scripts/test does)")
+}
+
+// envOrSkip returns the variable name, or skips the test without it, or
+// fails it when the variable require is 1 (CI): a green run then always
+// includes the server.
+func envOrSkip(t testing.TB, name, require, howTo, skip string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv(require) == "1" {
+			t.Fatalf("%s is not set but %s=1: %s", name, require, howTo)
 		}
-		t.Skip("no MariaDB: set OACTL_TEST_MYSQL_DSN (scripts/test does)")
+		t.Skip(skip)
 	}
-	return dsn
+	return v
 }
 
 // MySQL creates a new, empty database on the test server and returns its
@@ -167,13 +176,8 @@ func moduleRoot() string {
 // unless OACTL_REQUIRE_GALERA=1 (set by CI), where it fails.
 func GaleraDSNs(t testing.TB) []string {
 	t.Helper()
-	v := os.Getenv("OACTL_TEST_GALERA_DSNS")
-	if v == "" {
-		if os.Getenv("OACTL_REQUIRE_GALERA") == "1" {
-			t.Fatal("OACTL_TEST_GALERA_DSNS is not set but OACTL_REQUIRE_GALERA=1: start a cluster with scripts/galera start")
-		}
-		t.Skip("no Galera cluster: set OACTL_TEST_GALERA_DSNS (scripts/test-galera does)")
-	}
+	v := envOrSkip(t, "OACTL_TEST_GALERA_DSNS", "OACTL_REQUIRE_GALERA", "start a cluster with scripts/galera start",
+		"no Galera cluster: set OACTL_TEST_GALERA_DSNS (scripts/test-galera does)")
 	var dsns []string
 	for _, d := range strings.Split(v, ",") {
 		if d = strings.TrimSpace(d); d != "" {

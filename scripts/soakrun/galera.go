@@ -242,34 +242,19 @@ func (h *harness) judgeGalera(w io.Writer, all []sample) []string {
 	// The killed node's serve: 502 while its node is down, then back
 	// without a restart of its own.
 	down := map[string]int{}
-	var firstOK, lastBad time.Duration = -1, -1
 	for _, s := range all {
-		if int(s.serve) != g.killedServe || s.start >= g.quorumAt {
-			continue
-		}
-		if s.start >= g.killedAt && s.end <= g.restartAt {
+		if int(s.serve) == g.killedServe && s.start >= g.killedAt && s.end <= g.restartAt {
 			down[outcomeName(int(s.outcome))]++
-		}
-		if s.start >= g.backAt {
-			if s.outcome == expected(s.op) && (firstOK < 0 || s.end < firstOK) {
-				firstOK = s.end
-			}
-			if s.outcome != expected(s.op) && s.end > lastBad {
-				lastBad = s.end
-			}
 		}
 	}
 	fmt.Fprintf(w, "  serve 2 while node 2 was down: %v\n", down)
 	if down["errno 502"] == 0 || len(down) != 1 {
 		bad("serve 2 did not answer 502, and only 502, while its node was down: %v", down)
 	}
-	last := "none"
-	if lastBad >= 0 {
-		last = fmt.Sprintf("%.2fs after", (lastBad - g.backAt).Seconds())
-	}
+	r := findRecovery(all, g.backAt, g.quorumAt, func(s sample) bool { return int(s.serve) == g.killedServe })
 	fmt.Fprintf(w, "  serve 2 after node 2 was Synced: first success %.2fs after, last failure %s (serve 2 never restarted)\n",
-		(firstOK - g.backAt).Seconds(), last)
-	if firstOK < 0 || firstOK-g.backAt > 5*time.Second || lastBad-g.backAt > 5*time.Second {
+		(r.firstOK - g.backAt).Seconds(), r.lastText(g.backAt, "none"))
+	if !r.within(g.backAt, 5*time.Second) {
 		bad("serve 2 did not recover within 5 s of its node's return")
 	}
 	h.judgeReady(w, bad)

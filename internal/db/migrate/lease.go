@@ -137,7 +137,7 @@ func (m *Migrator) takeLease(ctx context.Context, c *sql.Conn, wait time.Duratio
 			return nil, &LockHeldError{Holder: seenHolder, Waited: wait}
 		}
 		pause := leasePoll + time.Duration(rand.Int64N(int64(leasePoll)))
-		if err := sleepCtx(ctx, min(pause, time.Until(deadline)+time.Millisecond)); err != nil {
+		if err := db.Sleep(ctx, min(pause, time.Until(deadline)+time.Millisecond)); err != nil {
 			return nil, fmt.Errorf("migrate: waiting for the lock: %w", err)
 		}
 	}
@@ -216,7 +216,7 @@ func (l *lease) execHeld(ctx context.Context, query string, args ...any) error {
 	var err error
 	for attempt := range 5 {
 		if attempt > 0 {
-			if serr := sleepCtx(ctx, time.Duration(attempt)*20*time.Millisecond); serr != nil {
+			if serr := db.Sleep(ctx, time.Duration(attempt)*20*time.Millisecond); serr != nil {
 				return serr
 			}
 		}
@@ -256,18 +256,4 @@ func (l *lease) release(ctx context.Context) {
 	close(l.stop)
 	l.done.Wait()
 	_, _ = l.conn.ExecContext(ctx, "DELETE FROM `"+LockTable+"` WHERE name = ? AND holder = ?", lockName, l.holder)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
