@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/oactl/oactl/internal/db"
 	"github.com/oactl/oactl/internal/dbtest"
 )
 
@@ -30,6 +32,9 @@ type galeraCluster struct {
 	mock  string
 }
 
+// startGalera migrates a fresh database through node 1 and starts a
+// mockwx (answering unionids) and one serve per node, each serving the
+// default app A and app B, as in the several-apps tests.
 func startGalera(t *testing.T) *galeraCluster {
 	t.Helper()
 	dsns := dbtest.NewGaleraDatabase(t)
@@ -38,14 +43,15 @@ func startGalera(t *testing.T) *galeraCluster {
 		t.Fatalf("migrate up: %v\n%s", err, out)
 	}
 	maddr := freeAddr(t)
-	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret}, "mockwx", "--addr", maddr, "--appid", defaultDevAppID)
+	m := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret + "," + secretB}, "mockwx", "--addr", maddr,
+		"--appid", appA, "--appid", appB, "--unionid")
 	g := &galeraCluster{t: t, dsns: dsns, mock: "http://" + maddr}
 	m.waitHealthy(g.mock + "/__mock/healthz")
 	var base *client
 	for _, dsn := range dsns {
 		addr := freeAddr(t)
-		p := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret}, "serve", "--addr", addr, "--db", dsn,
-			"--wx-base-url", g.mock, "--appid", defaultDevAppID, "--storage-dir", t.TempDir(), "--login-rate", "0")
+		p := startOactl(t, []string{"OA_WX_APP_SECRET=" + e2eSecret, "OA_WX_APPS=" + appB + "=" + secretB, "OA_DB=" + dsn},
+			"serve", "--addr", addr, "--wx-base-url", g.mock, "--appid", appA, "--storage-dir", t.TempDir(), "--login-rate", "0")
 		p.waitHealthy("http://" + addr + "/readyz")
 		if base == nil {
 			base = newClient(t, "http://"+addr)
@@ -123,7 +129,8 @@ func TestGaleraCrossNodeChanges(t *testing.T) {
 	checks := 0
 	for r := range rounds {
 		origin := r % len(g.serve)
-		d := g.serve[origin].login(fmt.Sprintf("xn%d.%d", r, r), nil)
+		// Each round a new person, through app A or app B.
+		d := g.serve[origin].via([]string{appA, appB}[r%2]).login(fmt.Sprintf("xn%d.%d", r, r), nil)
 		s := roundSession{token: d.Token}
 		sum := sha256.Sum256([]byte(d.Token))
 		if err := g.sql[origin].QueryRow("SELECT id, user_id FROM wx_session WHERE token_hash = ?", hex.EncodeToString(sum[:])).
@@ -160,20 +167,19 @@ func TestGaleraCrossNodeChanges(t *testing.T) {
 }
 
 // TestGaleraConcurrentFirstLogins: 50 first logins of one person at once,
-// spread over the three serve processes (three nodes), make one user; the
+// half through app A and half through app B, spread over the three serve
+// processes (three nodes), make one user with one identity per app; the
 // certification conflicts between nodes come back as 1213 and are
-// retried. When identities land (issue 12), this also counts one
-// wx_identity row per app.
+// retried.
 func TestGaleraConcurrentFirstLogins(t *testing.T) {
 	g := startGalera(t)
 	const n = 50
-	const person = "zoe"
 	errnos := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		c := g.serve[i%len(g.serve)]
+		c := g.serve[i%len(g.serve)].via([]string{appA, appB}[(i/3)%2])
 		wg.Go(func() {
-			e := c.call("POST", "/wx/auth/login_by_weixin", "", map[string]any{"code": fmt.Sprintf("%s.%d", person, i)})
+			e := c.call("POST", "/wx/auth/login_by_weixin", "", map[string]any{"code": fmt.Sprintf("zoe.%d", i)})
 			errnos[i] = e.Errno
 		})
 	}
@@ -192,6 +198,24 @@ func TestGaleraConcurrentFirstLogins(t *testing.T) {
 	}
 	if users != 1 || sessions != n {
 		t.Errorf("%d users and %d sessions after %d concurrent first logins of one person, want 1 and %d", users, sessions, n, n)
+	}
+	var apps []string
+	rows, err := g.sql[0].Query("SELECT appid FROM wx_identity ORDER BY appid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, a)
+	}
+	want := []string{appA, appB}
+	slices.Sort(want)
+	if !slices.Equal(apps, want) {
+		t.Errorf("identities for apps %v, want one for each of %v", apps, want)
 	}
 }
 
@@ -228,7 +252,7 @@ func TestGaleraConcurrentMigrateUp(t *testing.T) {
 				count[v]++
 			}
 		}
-		for v := 1; v <= 3; v++ {
+		for v := 1; v <= db.SchemaVersion; v++ {
 			if count[v] != 1 {
 				t.Errorf("round %d: step %d applied %d times", round+1, v, count[v])
 			}
