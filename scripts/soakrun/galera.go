@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/db"
+	"github.com/oactl/oactl/internal/db/migrate"
 )
 
 // The galera-node fault: three serve processes, serve i on node i+1 of a
@@ -359,7 +360,7 @@ func (h *harness) judgeReady(w io.Writer, bad func(string, ...any)) {
 	}
 }
 
-// compareChecksums runs CHECKSUM TABLE on every node, each on a
+// compareChecksums runs CHECKSUM TABLE (every table) on every node, each on a
 // connection that first waited for the cluster's commits (db.Open sets
 // wsrep_sync_wait), and wants them equal.
 func (h *harness) compareChecksums(w io.Writer) []string {
@@ -399,7 +400,25 @@ func checksum(ctx context.Context, dsn string) (string, error) {
 	if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM wx_session").Scan(&n); err != nil {
 		return "", err
 	}
-	rows, err := c.QueryContext(ctx, "CHECKSUM TABLE wx_user, wx_session")
+	// Every table of the schema (identities, uploads and whatever later
+	// steps add), but the migration lease's.
+	var tables []string
+	trows, err := c.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> ? ORDER BY table_name", migrate.LockTable)
+	if err != nil {
+		return "", err
+	}
+	for trows.Next() {
+		var t string
+		if err := trows.Scan(&t); err != nil {
+			trows.Close()
+			return "", err
+		}
+		tables = append(tables, "`"+t+"`")
+	}
+	if err := trows.Close(); err != nil {
+		return "", err
+	}
+	rows, err := c.QueryContext(ctx, "CHECKSUM TABLE "+strings.Join(tables, ", "))
 	if err != nil {
 		return "", err
 	}

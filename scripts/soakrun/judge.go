@@ -76,12 +76,12 @@ func (h *harness) judge(w io.Writer, all []sample) []string {
 // one (-1: none).
 type recovery struct{ firstOK, lastBad time.Duration }
 
-// findRecovery looks at the samples started at back or later (and before
-// until, unless 0) that keep accepts.
+// findRecovery looks at the samples started at back or later (and over
+// before until, the next fault, unless 0) that keep accepts.
 func findRecovery(all []sample, back, until time.Duration, keep func(sample) bool) recovery {
 	r := recovery{-1, -1}
 	for _, s := range all {
-		if s.start < back || (until > 0 && s.start >= until) || !keep(s) {
+		if s.start < back || (until > 0 && s.end >= until) || !keep(s) {
 			continue
 		}
 		if s.outcome == expected(s.op) {
