@@ -17,6 +17,11 @@ const SchemaVersion = 5
 // here by Ping).
 const VersionTable = "oactl_schema_migrations"
 
+// LockTable holds the migration lease on a Galera cluster, where GET_LOCK
+// only locks the node it runs on (migrate's lease.go): one row per lock,
+// naming its holder. It is no part of the schema.
+const LockTable = "oactl_migrate_lock"
+
 // TableExists looks a table up by name within the current database (on
 // MySQL, DATABASE(); never another schema's table of the same name).
 func TableExists(ctx context.Context, q Queryer, dialect Dialect, name string) (bool, error) {

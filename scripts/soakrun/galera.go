@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/oactl/oactl/internal/db"
-	"github.com/oactl/oactl/internal/db/migrate"
 )
 
 // The galera-node fault: three serve processes, serve i on node i+1 of a
@@ -403,7 +402,7 @@ func checksum(ctx context.Context, dsn string) (string, error) {
 	// Every table of the schema (identities, uploads and whatever later
 	// steps add), but the migration lease's.
 	var tables []string
-	trows, err := c.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> ? ORDER BY table_name", migrate.LockTable)
+	trows, err := c.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> ? ORDER BY table_name", db.LockTable)
 	if err != nil {
 		return "", err
 	}

@@ -18,10 +18,9 @@ import (
 	"github.com/oactl/oactl/internal/db"
 )
 
-// LockTable holds the migration lease on a Galera cluster, where
-// GET_LOCK only locks the node it runs on. One row per lock name: who
-// holds it and a counter the holder bumps while it runs.
-const LockTable = "oactl_migrate_lock"
+// LockTable holds the migration lease: one row per lock name, who holds
+// it and a counter the holder bumps while it runs.
+const LockTable = db.LockTable
 
 // DefaultLeaseTTL is how long a lease may go without a heartbeat before a
 // waiting run takes it over (its holder is taken for dead).
