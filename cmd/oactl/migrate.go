@@ -249,7 +249,11 @@ type stepsResult struct {
 
 func migrateError(err error, o *migrateOptions) error {
 	if errors.Is(err, migrate.ErrLockTimeout) {
-		return withExit(exitFailure, fmt.Errorf("another oactl migrate holds the migration lock; gave up after --lock-timeout %s", o.LockTimeout))
+		held := ""
+		if he := (*migrate.LockHeldError)(nil); errors.As(err, &he) {
+			held = " (held by " + he.Holder + ")"
+		}
+		return withExit(exitFailure, fmt.Errorf("another oactl migrate holds the migration lock%s; gave up after --lock-timeout %s", held, o.LockTimeout))
 	}
 	return withExit(exitFailure, err)
 }

@@ -44,6 +44,8 @@ type DB struct {
 	loc     *time.Location
 	log     *slog.Logger
 	onClose func()
+	// server: what the MySQL server is (engine, Galera); zero on SQLite.
+	server Server
 	// sleep waits between retries; replaceable in tests.
 	sleep func(context.Context, time.Duration) error
 }
@@ -57,7 +59,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: sleepCtx, onClose: opts.OnClose}
+	d := &DB{cfg: cfg, loc: opts.TimeZone, log: opts.Logger, sleep: Sleep, onClose: opts.OnClose}
 	if d.loc == nil {
 		d.loc = time.Local
 	}
@@ -158,11 +160,46 @@ func prepareSQLiteFile(path string, log *slog.Logger) error {
 }
 
 func (d *DB) openMySQL(ctx context.Context) error {
+	x, err := d.openMySQLPool(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := detectServer(ctx, x)
+	if err != nil {
+		x.Close()
+		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, d.cfg.MySQL.Passwd))
+	}
+	d.server = srv
+	if srv.Galera {
+		params, changed, ok := withSyncWait(d.cfg.MySQL.Params)
+		if !ok {
+			x.Close()
+			return fmt.Errorf("open %s: %s=%q is not a number", d.cfg.Redacted(), syncWaitParam, d.cfg.MySQL.Params[syncWaitParam])
+		}
+		if changed {
+			// The driver runs its parameters as SET statements on every new
+			// connection: reopening with the setting covers the whole pool,
+			// reconnections after a node restart included.
+			x.Close()
+			d.cfg.MySQL.Params = params
+			d.cfg.DriverDSN = d.cfg.MySQL.FormatDSN()
+			if x, err = d.openMySQLPool(ctx); err != nil {
+				return err
+			}
+		}
+		d.log.Info("database is a Galera cluster node: every connection reads the cluster's latest commits",
+			syncWaitParam, d.cfg.MySQL.Params[syncWaitParam], "version", srv.Version)
+	}
+	d.w, d.r = x, x
+	return nil
+}
+
+func (d *DB) openMySQLPool(ctx context.Context) (*sqlx.DB, error) {
 	cfg := d.cfg.MySQL.Clone()
 	cfg.Logger = driverLogger{d.log}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, cfg.Passwd))
+		return nil, fmt.Errorf("open %s: %w", d.cfg.Redacted(), scrubErr(err, nil, cfg.Passwd))
 	}
 	x := sqlx.NewDb(sql.OpenDB(conn), d.cfg.DriverName)
 	x.SetMaxOpenConns(32)
@@ -174,10 +211,9 @@ func (d *DB) openMySQL(ctx context.Context) error {
 	x.SetConnMaxIdleTime(time.Minute)
 	if err := x.PingContext(ctx); err != nil {
 		x.Close()
-		return mysqlConnectError(d.cfg, err)
+		return nil, mysqlConnectError(d.cfg, err)
 	}
-	d.w, d.r = x, x
-	return nil
+	return x, nil
 }
 
 // Close closes every connection.
@@ -218,7 +254,9 @@ func (d *DB) Location() *time.Location { return d.loc }
 // Redacted is the DSN without its password, for messages.
 func (d *DB) Redacted() string { return d.cfg.Redacted() }
 
-func sleepCtx(ctx context.Context, dur time.Duration) error {
+// Sleep waits dur, or less if ctx ends first (then it returns ctx's
+// error): the pause between retries, here and in migrate.
+func Sleep(ctx context.Context, dur time.Duration) error {
 	t := time.NewTimer(dur)
 	defer t.Stop()
 	select {

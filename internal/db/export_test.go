@@ -5,3 +5,5 @@ package db
 var IsDuplicate = isDuplicate
 
 const TimeLayout = timeLayout
+
+var WithSyncWait = withSyncWait

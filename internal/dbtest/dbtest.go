@@ -62,14 +62,23 @@ func Open(t testing.TB, dsn string, opts db.Options) *db.DB {
 // when it is unset.
 func ServerDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("OACTL_TEST_MYSQL_DSN")
-	if dsn == "" {
-		if os.Getenv("OACTL_REQUIRE_MYSQL") == "1" {
-			t.Fatal("OACTL_TEST_MYSQL_DSN is not set but OACTL_REQUIRE_MYSQL=1: start one with scripts/mariadb start NAME")
+	return envOrSkip(t, "OACTL_TEST_MYSQL_DSN", "OACTL_REQUIRE_MYSQL", "start one with scripts/mariadb start NAME",
+		"no MariaDB: set OACTL_TEST_MYSQL_DSN (scripts/test does)")
+}
+
+// envOrSkip returns the variable name, or skips the test without it, or
+// fails it when the variable require is 1 (CI): a green run then always
+// includes the server.
+func envOrSkip(t testing.TB, name, require, howTo, skip string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv(require) == "1" {
+			t.Fatalf("%s is not set but %s=1: %s", name, require, howTo)
 		}
-		t.Skip("no MariaDB: set OACTL_TEST_MYSQL_DSN (scripts/test does)")
+		t.Skip(skip)
 	}
-	return dsn
+	return v
 }
 
 // MySQL creates a new, empty database on the test server and returns its
@@ -159,4 +168,63 @@ func StartMariaDB(t testing.TB, args ...string) string {
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// GaleraDSNs returns the DSNs of the three nodes of the Galera cluster
+// named by OACTL_TEST_GALERA_DSNS (comma-separated mysql:// URLs, as
+// scripts/galera start prints them), skipping the test when it is unset,
+// unless OACTL_REQUIRE_GALERA=1 (set by CI), where it fails.
+func GaleraDSNs(t testing.TB) []string {
+	t.Helper()
+	v := envOrSkip(t, "OACTL_TEST_GALERA_DSNS", "OACTL_REQUIRE_GALERA", "start a cluster with scripts/galera start",
+		"no Galera cluster: set OACTL_TEST_GALERA_DSNS (scripts/test-galera does)")
+	var dsns []string
+	for _, d := range strings.Split(v, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dsns = append(dsns, d)
+		}
+	}
+	if len(dsns) < 3 {
+		t.Fatalf("OACTL_TEST_GALERA_DSNS names %d nodes, want 3", len(dsns))
+	}
+	return dsns
+}
+
+// NewGaleraDatabase creates a new empty database through the cluster's
+// first node and returns its DSN on every node, once every node has it
+// (DDL reaches the other nodes a moment after it returns on the first).
+// It is dropped when the test ends.
+func NewGaleraDatabase(t testing.TB) []string {
+	t.Helper()
+	nodes := GaleraDSNs(t)
+	first := NewDatabase(t, nodes[0])
+	u, err := url.Parse(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		v, err := url.Parse(n)
+		if err != nil || v.Scheme != "mysql" {
+			t.Fatalf("dbtest: want a mysql:// DSN, got %q", n)
+		}
+		v.Path = u.Path
+		out[i] = v.String()
+		admin := openAdmin(t, v)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var n int
+			err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", strings.TrimPrefix(u.Path, "/")).Scan(&n)
+			if err == nil && n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				admin.Close()
+				t.Fatalf("dbtest: database %s did not reach node %d within 30s (%v)", u.Path, i+1, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		admin.Close()
+	}
+	return out
 }

@@ -22,6 +22,12 @@ func (h *harness) inject(ctx context.Context, deadline time.Time) error {
 	if h.o.fault == "none" {
 		return nil
 	}
+	if h.o.fault == "galera-node" {
+		// /readyz from the start: it must be 200 everywhere before the fault.
+		h.readyDone.Add(1)
+		go func() { defer h.readyDone.Done(); h.pollReady(deadline) }()
+		defer h.readyDone.Wait()
+	}
 	time.Sleep(time.Until(h.began.Add(h.o.faultAt)))
 	switch h.o.fault {
 	case "db-restart":
@@ -33,6 +39,8 @@ func (h *harness) inject(ctx context.Context, deadline time.Time) error {
 		return h.wxFaults(deadline, fmt.Sprintf(`{"latencyMs":%d}`, (h.o.wxTimeout+500*time.Millisecond).Milliseconds()))
 	case "sigterm", "sigkill":
 		return h.signalServe(h.o.fault)
+	case "galera-node":
+		return h.galeraNode(ctx, deadline)
 	}
 	return fmt.Errorf("unknown --fault %q", h.o.fault)
 }
@@ -146,7 +154,7 @@ func (h *harness) signalServe(kind string) error {
 		time.Sleep(time.Second)
 	}
 	h.serveMu.Lock()
-	p := h.serve
+	p := h.serves[0]
 	h.serveMu.Unlock()
 	h.sigAt = h.since()
 	h.event("%s to serve (pid %d)", strings.ToUpper(kind), p.cmd.Process.Pid)
@@ -165,7 +173,7 @@ func (h *harness) signalServe(kind string) error {
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	if err := h.startServe(); err != nil {
+	if err := h.startServe(0); err != nil {
 		return errors.Join(problem, fmt.Errorf("restart serve: %w", err))
 	}
 	h.event("serve restarted and ready")

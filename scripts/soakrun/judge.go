@@ -17,25 +17,10 @@ func (h *harness) judge(w io.Writer, all []sample) []string {
 		if h.dbUpAt == 0 {
 			return []string{"MariaDB never came back"}
 		}
-		var firstOK, lastBad time.Duration = -1, -1
-		for _, s := range all {
-			if s.start < h.dbUpAt || s.op == opInfoAfterLogout {
-				continue
-			}
-			if s.outcome == 0 && (firstOK < 0 || s.end < firstOK) {
-				firstOK = s.end
-			}
-			if s.outcome != 0 && s.end > lastBad {
-				lastBad = s.end
-			}
-		}
-		last := "none started after it"
-		if lastBad >= 0 {
-			last = fmt.Sprintf("%.2fs after", (lastBad - h.dbUpAt).Seconds())
-		}
+		r := findRecovery(all, h.dbUpAt, 0, func(s sample) bool { return s.op != opInfoAfterLogout })
 		fmt.Fprintf(w, "\nrecovery: first success %.2fs after MariaDB accepted connections again; last failure: %s\n",
-			(firstOK - h.dbUpAt).Seconds(), last)
-		if firstOK < 0 || firstOK-h.dbUpAt > 5*time.Second || lastBad-h.dbUpAt > 5*time.Second {
+			(r.firstOK - h.dbUpAt).Seconds(), r.lastText(h.dbUpAt, "none started after it"))
+		if !r.within(h.dbUpAt, 5*time.Second) {
 			problems = append(problems, "no recovery within 5 s of MariaDB's return")
 		}
 	case "wx-errors", "wx-slow":
@@ -63,6 +48,8 @@ func (h *harness) judge(w io.Writer, all []sample) []string {
 		if slowest >= clientTimeout {
 			problems = append(problems, "a -1 answer came after the client's 6 s")
 		}
+	case "galera-node":
+		problems = append(problems, h.judgeGalera(w, all)...)
 	case "sigterm":
 		inflight, answered := 0, 0
 		for _, s := range all {
@@ -82,6 +69,42 @@ func (h *harness) judge(w io.Writer, all []sample) []string {
 		}
 	}
 	return problems
+}
+
+// recovery is how answers went after a component came back: the end of
+// the first answer as a healthy system gives it, and of the last other
+// one (-1: none).
+type recovery struct{ firstOK, lastBad time.Duration }
+
+// findRecovery looks at the samples started at back or later (and over
+// before until, the next fault, unless 0) that keep accepts.
+func findRecovery(all []sample, back, until time.Duration, keep func(sample) bool) recovery {
+	r := recovery{-1, -1}
+	for _, s := range all {
+		if s.start < back || (until > 0 && s.end >= until) || !keep(s) {
+			continue
+		}
+		if s.outcome == expected(s.op) {
+			if r.firstOK < 0 || s.end < r.firstOK {
+				r.firstOK = s.end
+			}
+		} else if s.end > r.lastBad {
+			r.lastBad = s.end
+		}
+	}
+	return r
+}
+
+// within: the first success and the last failure both came within d of back.
+func (r recovery) within(back, d time.Duration) bool {
+	return r.firstOK >= 0 && r.firstOK-back <= d && r.lastBad-back <= d
+}
+
+func (r recovery) lastText(back time.Duration, none string) string {
+	if r.lastBad < 0 {
+		return none
+	}
+	return fmt.Sprintf("%.2fs after", (r.lastBad - back).Seconds())
 }
 
 // table prints per operation: count, each outcome's count, latency

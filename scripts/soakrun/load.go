@@ -57,6 +57,7 @@ func outcomeName(o int) string {
 
 type sample struct {
 	op         uint8
+	serve      uint8 // which serve process answered (index of --db)
 	outcome    int32
 	start, end time.Duration // since the run began
 }
@@ -94,10 +95,18 @@ func (h *harness) user(ctx context.Context, u int, deadline time.Time) ([]sample
 	var out []sample
 	idents := max(h.o.users/2, 1)
 	ident := fmt.Sprintf("user%d", u%idents)
+	// Each user has a home serve process; with several, the check of the
+	// dead token goes through the next one, so a logout must be seen
+	// across processes (and, on a cluster, across nodes).
+	home := u % len(h.serveAddrs)
 	do := func(op int, method, path, token string, body any) (int, json.RawMessage) {
+		serve := home
+		if op == opInfoAfterLogout {
+			serve = (home + 1) % len(h.serveAddrs)
+		}
 		start := h.since()
-		outcome, data := h.call(ctx, method, path, token, body)
-		out = append(out, sample{op: uint8(op), outcome: int32(outcome), start: start, end: h.since()})
+		outcome, data := h.call(ctx, serve, method, path, token, body)
+		out = append(out, sample{op: uint8(op), serve: uint8(serve), outcome: int32(outcome), start: start, end: h.since()})
 		return outcome, data
 	}
 	for round := 0; round < h.o.maxRounds && time.Now().Before(deadline); round++ {
@@ -144,7 +153,7 @@ func (h *harness) user(ctx context.Context, u int, deadline time.Time) ([]sample
 
 // call does one API request and returns its errno (or an out* outcome)
 // and the envelope's data.
-func (h *harness) call(ctx context.Context, method, path, token string, body any) (int, json.RawMessage) {
+func (h *harness) call(ctx context.Context, serve int, method, path, token string, body any) (int, json.RawMessage) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -153,7 +162,7 @@ func (h *harness) call(ctx context.Context, method, path, token string, body any
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.serveAddr+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+h.serveAddrs[serve]+path, rd)
 	if err != nil {
 		return outOther, nil
 	}

@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,24 +34,40 @@ const (
 
 type options struct {
 	oactl, dsn, mariadbDir, work, fault, out string
-	users, maxRounds                         int
-	duration, faultAt, wxTimeout             time.Duration
+	// dsns: one serve process per DSN (--db repeated, e.g. one per Galera
+	// node); dsn is the first.
+	dsns                         []string
+	galeraScript                 string
+	users, maxRounds             int
+	duration, faultAt, wxTimeout time.Duration
+	suspectTimeout               time.Duration
 }
+
+// dsnList is a repeatable --db.
+type dsnList []string
+
+func (l *dsnList) String() string     { return strings.Join(*l, ",") }
+func (l *dsnList) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var o options
 	flag.StringVar(&o.oactl, "oactl", "", "path of the built oactl binary")
-	flag.StringVar(&o.dsn, "db", "", "MariaDB DSN (mysql://...) of a server started by scripts/mariadb")
+	flag.Var((*dsnList)(&o.dsns), "db", "MariaDB DSN (mysql://...) of a server started by scripts/mariadb; repeated: one serve process per DSN (one per Galera node)")
+	flag.StringVar(&o.galeraScript, "galera-script", "", "scripts/galera, whose cluster the DSNs name (for --fault galera-node)")
 	flag.StringVar(&o.mariadbDir, "mariadb-dir", "", "that server's scripts/mariadb directory (for --fault db-restart)")
 	flag.StringVar(&o.work, "work", "", "directory for logs (default: a temporary one)")
-	flag.StringVar(&o.fault, "fault", "none", "none | db-restart | wx-errors | wx-slow | sigterm | sigkill")
+	flag.StringVar(&o.fault, "fault", "none", "none | db-restart | wx-errors | wx-slow | sigterm | sigkill | galera-node")
 	flag.StringVar(&o.out, "out", "", "also write the report (markdown) to this file")
 	flag.IntVar(&o.users, "users", 64, "concurrent simulated users")
 	flag.IntVar(&o.maxRounds, "max-rounds", 100000, "bound on each user's rounds")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "length of the run")
 	flag.DurationVar(&o.faultAt, "fault-at", 0, "when the fault starts (default a third of --duration)")
 	flag.DurationVar(&o.wxTimeout, "wx-timeout", 4*time.Second, "serve's --wx-timeout")
+	flag.DurationVar(&o.suspectTimeout, "suspect-timeout", 5*time.Second, "the cluster's evs.suspect_timeout (--fault galera-node)")
 	flag.Parse()
+	if len(o.dsns) > 0 {
+		o.dsn = o.dsns[0]
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(context.Background(), o, logger); err != nil {
 		logger.Error("soak failed", "err", err)
@@ -58,17 +76,22 @@ func main() {
 }
 
 type harness struct {
-	o                  options
-	log                *slog.Logger
-	client             *http.Client
-	mockURL, serveAddr string
-	mock, serve        *proc
-	serveMu            sync.Mutex
-	began              time.Time
-	events             []string // what the fault did and when
-	eventsMu           sync.Mutex
+	o          options
+	log        *slog.Logger
+	client     *http.Client
+	mockURL    string
+	serveAddrs []string // serve process i listens on serveAddrs[i], with --db dsns[i]
+	mock       *proc
+	serves     []*proc // guarded by serveMu: a fault may replace one
+	serveMu    sync.Mutex
+	began      time.Time
+	events     []string // what the fault did and when
+	eventsMu   sync.Mutex
 	// Set by inject on the main goroutine, read by judge after the load.
 	dbUpAt, sigAt, faultOn, faultOff time.Duration
+	galera                           galeraTimes
+	readyz                           []readySample // galera-node: /readyz of every serve over the run
+	readyDone                        sync.WaitGroup
 }
 
 func (h *harness) since() time.Duration { return time.Since(h.began) }
@@ -105,11 +128,15 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	serveAddr, err := freePort()
-	if err != nil {
-		return err
+	h := &harness{o: o, log: logger, mockURL: "http://" + mockAddr}
+	for range o.dsns {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		h.serveAddrs = append(h.serveAddrs, addr)
 	}
-	h := &harness{o: o, log: logger, mockURL: "http://" + mockAddr, serveAddr: serveAddr}
+	h.serves = make([]*proc, len(o.dsns))
 	h.client = &http.Client{Timeout: clientTimeout, Transport: &http.Transport{
 		MaxIdleConns: 2 * o.users, MaxIdleConnsPerHost: 2 * o.users, IdleConnTimeout: 30 * time.Second,
 	}}
@@ -122,15 +149,21 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	if err := waitHTTP(h.mockURL+"/__mock/healthz", 10*time.Second); err != nil {
 		return err
 	}
-	if err := h.startServe(); err != nil {
-		return err
-	}
 	defer func() {
 		h.serveMu.Lock()
-		p := h.serve
+		ps := slices.Clone(h.serves)
 		h.serveMu.Unlock()
-		p.stop(syscall.SIGTERM, 15*time.Second)
+		for _, p := range ps {
+			if p != nil {
+				p.stop(syscall.SIGTERM, 15*time.Second)
+			}
+		}
 	}()
+	for i := range h.serveAddrs {
+		if err := h.startServe(i); err != nil {
+			return err
+		}
+	}
 
 	h.began = time.Now()
 	deadline := h.began.Add(o.duration)

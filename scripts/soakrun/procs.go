@@ -86,17 +86,28 @@ func waitHTTP(url string, timeout time.Duration) error {
 	return fmt.Errorf("%s not ready within %v", url, timeout)
 }
 
-func (h *harness) startServe() error {
-	p, err := startProc("serve", filepath.Join(h.o.work, "serve.log"),
-		[]string{"OA_WX_APP_SECRET=soak-secret"}, h.o.oactl, "serve",
-		"--addr", h.serveAddr, "--db", h.o.dsn, "--wx-base-url", h.mockURL, "--appid", appID,
+// serveLog is serve process i's log file.
+func (h *harness) serveLog(i int) string {
+	if len(h.serveAddrs) == 1 {
+		return filepath.Join(h.o.work, "serve.log")
+	}
+	return filepath.Join(h.o.work, fmt.Sprintf("serve%d.log", i+1))
+}
+
+// startServe starts serve process i (on serveAddrs[i], with dsns[i]) and
+// waits until it is ready.
+func (h *harness) startServe(i int) error {
+	p, err := startProc("serve", h.serveLog(i),
+		// OA_DB: a password in --db would show in ps (and serve warns).
+		[]string{"OA_WX_APP_SECRET=soak-secret", "OA_DB=" + h.o.dsns[i]}, h.o.oactl, "serve",
+		"--addr", h.serveAddrs[i], "--wx-base-url", h.mockURL, "--appid", appID,
 		"--login-rate", "0", "--wx-timeout", h.o.wxTimeout.String(), "--storage-dir", filepath.Join(h.o.work, "files"),
 		"--shutdown-timeout", "10s")
 	if err != nil {
 		return err
 	}
 	h.serveMu.Lock()
-	h.serve = p
+	h.serves[i] = p
 	h.serveMu.Unlock()
-	return waitHTTP("http://"+h.serveAddr+"/readyz", 20*time.Second)
+	return waitHTTP("http://"+h.serveAddrs[i]+"/readyz", 20*time.Second)
 }

@@ -12,8 +12,13 @@ import (
 // database check and the result. It returns the report and its problems.
 func (h *harness) report(ctx context.Context, all []sample, t tally, faultErr error) (string, []string, error) {
 	rep := &strings.Builder{}
-	fmt.Fprintf(rep, "soak: %d users, %v, fault %s, serve --wx-timeout %v\n\n", h.o.users, h.o.duration, h.o.fault, h.o.wxTimeout)
+	procs := ""
+	if len(h.serveAddrs) > 1 {
+		procs = fmt.Sprintf(", %d serve processes (one per database node)", len(h.serveAddrs))
+	}
+	fmt.Fprintf(rep, "soak: %d users, %v, fault %s%s, serve --wx-timeout %v\n\n", h.o.users, h.o.duration, h.o.fault, procs, h.o.wxTimeout)
 	table(rep, all, h.since())
+	servesTable(rep, all, len(h.serveAddrs))
 	// The rest is plain text: fenced, so the report pastes into markdown.
 	fmt.Fprintf(rep, "\n```text")
 	if len(h.events) > 0 {
@@ -31,8 +36,10 @@ func (h *harness) report(ctx context.Context, all []sample, t tally, faultErr er
 		return "", nil, err
 	}
 	problems = append(problems, faultProblems...)
-	if n := grepPanics(filepath.Join(h.o.work, "serve.log")); n > 0 {
-		problems = append(problems, fmt.Sprintf("serve's log has %d panic lines", n))
+	for i := range h.serveAddrs {
+		if n := grepPanics(h.serveLog(i)); n > 0 {
+			problems = append(problems, fmt.Sprintf("%s has %d panic lines", filepath.Base(h.serveLog(i)), n))
+		}
 	}
 	if len(problems) == 0 {
 		fmt.Fprintf(rep, "\nresult: PASS\n")

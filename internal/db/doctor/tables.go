@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/oactl/oactl/internal/db"
 )
 
 // tableInfo is what information_schema says about one of our tables:
@@ -13,6 +15,10 @@ type tableInfo struct {
 	name, collation, rowFormat string
 	columns                    []columnInfo
 	indexes                    []*indexInfo
+	// tidb: the server is TiDB, which reports every table as Compact
+	// (the 767-byte rule is InnoDB's, not TiDB's) and refuses to change
+	// the collation of an indexed column (error 8200).
+	tidb bool
 }
 
 type columnInfo struct {
@@ -24,8 +30,9 @@ type columnInfo struct {
 func (c columnInfo) isText() bool { return c.charset.Valid }
 
 type indexInfo struct {
-	name  string
-	parts []indexPart
+	name   string
+	unique bool
+	parts  []indexPart
 }
 
 type indexPart struct {
@@ -78,16 +85,17 @@ func loadTables(ctx context.Context, conn *sql.Conn) ([]*tableInfo, error) {
 	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("check: list columns: %w", err)
 	}
-	rows, err = conn.QueryContext(ctx, "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "+
+	rows, err = conn.QueryContext(ctx, "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "+
 		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN "+in+" ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX")
 	if err != nil {
 		return nil, fmt.Errorf("check: list indexes: %w", err)
 	}
 	for rows.Next() {
 		var tn, in string
+		var nonUnique int
 		var col sql.NullString // NULL for MySQL 8 functional key parts
 		var p indexPart
-		if err := rows.Scan(&tn, &in, &col, &p.subPart); err != nil {
+		if err := rows.Scan(&tn, &in, &nonUnique, &col, &p.subPart); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("check: list indexes: %w", err)
 		}
@@ -97,7 +105,7 @@ func loadTables(ctx context.Context, conn *sql.Conn) ([]*tableInfo, error) {
 		}
 		p.column = col.String
 		if n := len(t.indexes); n == 0 || t.indexes[n-1].name != in {
-			t.indexes = append(t.indexes, &indexInfo{name: in})
+			t.indexes = append(t.indexes, &indexInfo{name: in, unique: nonUnique == 0})
 		}
 		ix := t.indexes[len(t.indexes)-1]
 		ix.parts = append(ix.parts, p)
@@ -137,7 +145,9 @@ func checkTablesMySQL(ctx context.Context, conn *sql.Conn, r *Report) error {
 	if err != nil {
 		return err
 	}
+	tidb := db.IsTiDB(r.Server)
 	for _, t := range tables {
+		t.tidb = tidb
 		r.add(indexFinding(t))
 		r.add(charsetFinding(t))
 	}
@@ -171,6 +181,16 @@ func charsetFinding(t *tableInfo) Finding {
 	details = append(details, fmt.Sprintf("table default COLLATE %s, ROW_FORMAT=%s", t.collation, t.rowFormat))
 	f.Detail = strings.Join(details, "\n") + "\nCONVERT TO CHARACTER SET rebuilds the table: it takes time and free disk about the size of the table, " +
 		"and blocks writes unless done online (see docs/DBA.md)."
+	if t.tidb {
+		f.Detail += "\nTiDB refuses to change the collation of an indexed column (error 8200): the fix drops the indexes on text columns, " +
+			"converts, and adds them back. Between the DROP and the ADD a unique index is not enforced: run it while nothing writes."
+		if len(t.keyProblems(true)) > 0 {
+			f.FixSQL = fmt.Sprintf("-- first shorten the index named by table.%s.index_length, then:\n", t.name)
+		}
+		f.FixSQL += tidbConversion(t)
+		f.FixConfig = serverConfig
+		return f
+	}
 	alter := "ALTER TABLE " + quoteIdent(t.name)
 	if len(t.keyProblems(false)) > 0 {
 		if len(t.keyProblems(true)) > 0 {
@@ -181,4 +201,43 @@ func charsetFinding(t *tableInfo) Finding {
 	f.FixSQL += fmt.Sprintf("%s CONVERT TO CHARACTER SET utf8mb4 COLLATE %s;", alter, wantCollation)
 	f.FixConfig = serverConfig
 	return f
+}
+
+// tidbConversion is the conversion to utf8mb4 as TiDB accepts it: every
+// index with a text column dropped first and added back after, as it was
+// (name, uniqueness, columns and prefix lengths). TiDB cannot drop a
+// clustered primary key: one on a text column is left to the DBA.
+func tidbConversion(t *tableInfo) string {
+	var drops, adds []string
+	var notes string
+	for _, ix := range t.indexes {
+		text := false
+		for _, p := range ix.parts {
+			if c := t.column(p.column); c != nil && c.isText() {
+				text = true
+			}
+		}
+		if !text {
+			continue
+		}
+		if strings.EqualFold(ix.name, "PRIMARY") {
+			notes += "-- the primary key has a text column: TiDB cannot drop a clustered primary key; copy the table instead\n"
+			continue
+		}
+		cols := make([]string, len(ix.parts))
+		for i, p := range ix.parts {
+			cols[i] = quoteIdent(p.column)
+			if p.subPart.Valid {
+				cols[i] += fmt.Sprintf("(%d)", p.subPart.Int64)
+			}
+		}
+		kind := "INDEX"
+		if ix.unique {
+			kind = "UNIQUE INDEX"
+		}
+		drops = append(drops, fmt.Sprintf("ALTER TABLE %s DROP INDEX %s;", quoteIdent(t.name), quoteIdent(ix.name)))
+		adds = append(adds, fmt.Sprintf("ALTER TABLE %s ADD %s %s (%s);", quoteIdent(t.name), kind, quoteIdent(ix.name), strings.Join(cols, ", ")))
+	}
+	out := append(drops, fmt.Sprintf("ALTER TABLE %s CONVERT TO CHARACTER SET utf8mb4 COLLATE %s;", quoteIdent(t.name), wantCollation))
+	return notes + strings.Join(append(out, adds...), "\n")
 }

@@ -120,11 +120,26 @@ func (m *Migrator) apply(ctx context.Context, c *lockedConn, p Plan) ([]Change, 
 type lockedConn struct {
 	*sql.Conn
 	release func()
+	// lease is the Galera lease (nil under GET_LOCK and on SQLite): writes
+	// to the version table go through it.
+	lease *lease
+}
+
+// record writes to the version table on q: under a lease, in one
+// transaction with its renewal, so that a run that lost the lease records
+// nothing.
+func (c *lockedConn) record(ctx context.Context, q db.Queryer, query string, args ...any) error {
+	if c.lease == nil {
+		_, err := q.ExecContext(ctx, query, args...)
+		return err
+	}
+	return c.lease.execHeld(ctx, query, args...)
 }
 
 // lock pins a connection and takes the migration lock on it. On MySQL
-// that is GET_LOCK (held by the connection); on SQLite the single writer
-// connection is the lock.
+// that is GET_LOCK (held by the connection), except on a Galera cluster,
+// where GET_LOCK locks one node only: there it is a lease row (lease.go);
+// on SQLite the single writer connection is the lock.
 func (m *Migrator) lock(ctx context.Context) (*lockedConn, error) {
 	c, err := m.d.Conn(ctx)
 	if err != nil {
@@ -135,6 +150,19 @@ func (m *Migrator) lock(ctx context.Context) (*lockedConn, error) {
 	}
 	secs := int(m.lockTimeout / time.Second)
 	secs = max(1, min(secs, 3600))
+	if m.useLease {
+		l, err := m.takeLease(ctx, c, time.Duration(secs)*time.Second)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return &lockedConn{Conn: c, lease: l, release: func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			l.release(rctx)
+			c.Close()
+		}}, nil
+	}
 	var got sql.NullInt64
 	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", lockName, secs).Scan(&got); err != nil {
 		c.Close()
@@ -236,7 +264,7 @@ func (m *Migrator) applyUp(ctx context.Context, c *lockedConn, s step) (Change, 
 	if m.d.Dialect() != db.SQLite {
 		// MySQL commits each DDL statement implicitly; the lock keeps
 		// other runs out, and the record is written right after the step.
-		return m.runUp(ctx, c, s)
+		return m.runUp(ctx, c, c, s)
 	}
 	// DDL is transactional in SQLite: the step and its record commit
 	// together. BEGIN IMMEDIATE (the _txlock setting) is the lock.
@@ -245,7 +273,7 @@ func (m *Migrator) applyUp(ctx context.Context, c *lockedConn, s step) (Change, 
 		return Change{}, false, fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ch, made, err := m.runUp(ctx, tx, s)
+	ch, made, err := m.runUp(ctx, tx, c, s)
 	if err != nil || !made {
 		return Change{}, false, err
 	}
@@ -255,7 +283,12 @@ func (m *Migrator) applyUp(ctx context.Context, c *lockedConn, s step) (Change, 
 	return ch, true, nil
 }
 
-func (m *Migrator) runUp(ctx context.Context, q db.Queryer, s step) (Change, bool, error) {
+// runUp runs s on q (the locked connection c, or SQLite's transaction on
+// it) and records it through c.
+func (m *Migrator) runUp(ctx context.Context, q db.Queryer, c *lockedConn, s step) (Change, bool, error) {
+	if err := c.lease.check(); err != nil {
+		return Change{}, false, err
+	}
 	applied, err := m.applied(ctx, q)
 	if err != nil {
 		return Change{}, false, err
@@ -285,7 +318,7 @@ func (m *Migrator) runUp(ctx context.Context, q db.Queryer, s step) (Change, boo
 		}
 		log.Info("migrate: applied", "version", s.Version, "name", s.Name)
 	}
-	if _, err := q.ExecContext(ctx, "INSERT INTO "+db.VersionTable+" (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+	if err := c.record(ctx, q, "INSERT INTO "+db.VersionTable+" (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
 		s.Version, s.Name, s.Checksum, m.d.UTCTime(m.now())); err != nil {
 		return Change{}, false, &StepError{Change: ch, Err: fmt.Errorf("migrate: record step %d: %w", s.Version, err)}
 	}
@@ -304,6 +337,9 @@ func (m *Migrator) applyDown(ctx context.Context, c *lockedConn, s step) (Change
 	}
 	if !s.HasDown {
 		return Change{}, false, &NoDownError{Step: s.Step}
+	}
+	if err := c.lease.check(); err != nil {
+		return Change{}, false, err
 	}
 	ch := s.change(ActionDown)
 	if s.DropsSessions {
@@ -332,7 +368,7 @@ func (m *Migrator) runDown(ctx context.Context, c *lockedConn, s step) error {
 			return fmt.Errorf("migrate: step %d %s down: %w", s.Version, s.Name, err)
 		}
 	}
-	if _, err := q.ExecContext(ctx, s.unrecordSQL()); err != nil {
+	if err := c.record(ctx, q, s.unrecordSQL()); err != nil {
 		return fmt.Errorf("migrate: unrecord step %d: %w", s.Version, err)
 	}
 	if tx != nil {

@@ -9,7 +9,8 @@
 // the step that creates wx_user is recorded without running (ActionAdopt),
 // its rows untouched; one that differs is refused with an AdoptionError.
 //
-// Runs take a lock (MySQL GET_LOCK on one pinned connection; on SQLite
+// Runs take a lock (MySQL GET_LOCK on one pinned connection; on a Galera
+// cluster, where GET_LOCK is per node, a lease row in LockTable; on SQLite
 // the one writer connection) and re-read the version table under it, so
 // concurrent runs apply each step once.
 package migrate
@@ -33,6 +34,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now stamps applied steps. Default time.Now.
 	Now func() time.Time
+	// LeaseTTL is how long the Galera lease may go without a heartbeat
+	// before a waiting run takes it over. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Migrator plans and applies the embedded steps of one database.
@@ -43,14 +47,22 @@ type Migrator struct {
 	now   func() time.Time
 
 	lockTimeout time.Duration
+	// useLease: take the lease (LockTable) instead of GET_LOCK, on a
+	// Galera cluster.
+	useLease bool
+	leaseTTL time.Duration
 }
 
 // New returns the migrator of d's dialect.
 func New(d *db.DB, opts Options) *Migrator {
 	steps, err := loadSteps(d.Dialect())
-	m := &Migrator{d: d, steps: steps, err: err, lockTimeout: opts.LockTimeout, now: opts.Now}
+	m := &Migrator{d: d, steps: steps, err: err, lockTimeout: opts.LockTimeout, now: opts.Now,
+		useLease: d.Server().Galera, leaseTTL: opts.LeaseTTL}
 	if m.lockTimeout <= 0 {
 		m.lockTimeout = DefaultLockTimeout
+	}
+	if m.leaseTTL <= 0 {
+		m.leaseTTL = DefaultLeaseTTL
 	}
 	if m.now == nil {
 		m.now = time.Now
