@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -108,9 +107,19 @@ const (
 	sqliteConstraint = 19
 )
 
+// retryableError marks a race of our own that a fresh attempt of the
+// whole transaction resolves (as a deadlock does).
+type retryableError struct{ error }
+
+func (e *retryableError) Unwrap() error { return e.error }
+
 // isRetryable reports whether err is a transient conflict worth retrying
 // the whole transaction for.
 func isRetryable(err error) bool {
+	var re *retryableError
+	if errors.As(err, &re) {
+		return true
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return mysqlRetryable[me.Number]
@@ -159,19 +168,9 @@ const (
 	retryBase   = 5 * time.Millisecond
 )
 
-// beginner starts transactions: the pool, or one pinned connection.
-type beginner interface {
-	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
-}
-
 // inTx runs fn in a write transaction and retries the whole transaction
 // on deadlocks, lock timeouts and SQLITE_BUSY. fn must be safe to re-run.
 func (d *DB) inTx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error) error {
-	return d.inTxOn(ctx, d.w, what, fn)
-}
-
-// inTxOn is inTx on b (a pinned connection holding a lock).
-func (d *DB) inTxOn(ctx context.Context, b beginner, what string, fn func(tx *sqlx.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
@@ -182,7 +181,7 @@ func (d *DB) inTxOn(ctx context.Context, b beginner, what string, fn func(tx *sq
 				return fmt.Errorf("%s: %w (after %v)", what, serr, err)
 			}
 		}
-		err = tryTx(ctx, b, fn)
+		err = d.tryTx(ctx, fn)
 		if err == nil || !isRetryable(err) {
 			return err
 		}
@@ -190,8 +189,8 @@ func (d *DB) inTxOn(ctx context.Context, b beginner, what string, fn func(tx *sq
 	return fmt.Errorf("%s: gave up after %d attempts: %w", what, maxAttempts, err)
 }
 
-func tryTx(ctx context.Context, b beginner, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := b.BeginTxx(ctx, nil)
+func (d *DB) tryTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := d.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -234,42 +233,6 @@ func (d *DB) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-// nameLockTimeout bounds the wait for a named lock (seconds).
-const nameLockTimeout = 10
-
-// withNameLock runs fn while holding a named lock: on MySQL GET_LOCK on
-// one pinned connection, on which fn starts its transactions (the lock
-// belongs to that connection, and is released after fn's commit, so the
-// next holder reads what fn wrote). A lock on a value that has no row to
-// lock (a phone number no one has yet) serialises writers of that value
-// without locking the table. SQLite's one writer connection already runs
-// write transactions one at a time: fn runs on the pool.
-func (d *DB) withNameLock(ctx context.Context, name, what string, fn func(b beginner) error) error {
-	if d.cfg.Dialect != MySQL {
-		return fn(d.w)
-	}
-	conn, err := d.w.Connx(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer conn.Close()
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, ?)`, name, nameLockTimeout).Scan(&got); err != nil {
-		return fmt.Errorf("%s: lock: %w", what, err)
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return fmt.Errorf("%s: lock: not granted within %ds", what, nameLockTimeout)
-	}
-	defer func() {
-		// A connection that cannot release its lock must not go back to
-		// the pool holding it.
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `DO RELEASE_LOCK(?)`, name); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	return fn(conn)
 }
 
 // scanIDs reads a column of ids and closes rows.

@@ -461,35 +461,67 @@ func (d *DB) UpdateProfile(ctx context.Context, userID int64, upd auth.ProfileUp
 
 // SetMobile stores a bound phone number unless another user who is
 // neither cancelled nor deleted has it (auth.ErrPhoneTaken, nothing
-// written). The check and the write are one transaction under a lock on
-// the number (see withNameLock), so two users binding one number at once
-// cannot both get it. wx_user has no index on mobile (oactl leaves the
-// seed's table as it is): the check reads the table, which bindPhone's
-// per-user rate keeps rare.
+// written). Two users binding one number at once cannot both get it: the
+// transaction first writes the number's row of oa_mobile_claim, then
+// checks wx_user. On one server the second bind waits on that row and its
+// check, made after the wait, sees the first one's number; on Galera or
+// TiDB the two writes of one key fail certification for one of them,
+// which is retried and then sees it; SQLite's one writer runs them one
+// after the other. A claim row is only that meeting point (wx_user.mobile
+// stays the truth), so the rejected bind's rollback leaves nothing behind.
+// wx_user has no index on mobile (oactl leaves the seed's table as it
+// is): the check reads the table, which bindPhone's per-user rate keeps
+// rare.
 func (d *DB) SetMobile(ctx context.Context, userID int64, mobile string, at time.Time) error {
-	return d.withNameLock(ctx, "oactl.mobile."+mobile, "set mobile", func(b beginner) error {
-		return d.inTxOn(ctx, b, "set mobile", func(tx *sqlx.Tx) error {
-			var n int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM wx_user WHERE mobile = ? AND id <> ?
-				AND status <> ? AND COALESCE(deleted, 0) = 0`, mobile, userID, auth.StatusCancelled).Scan(&n)
-			if err != nil {
-				return fmt.Errorf("set mobile: look up number: %w", err)
-			}
-			if n > 0 {
-				return auth.ErrPhoneTaken
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE wx_user SET mobile = ?, update_time = ? WHERE id = ?`, mobile, d.UserTime(at), userID)
-			if err != nil {
-				return translate(err, "set mobile", nil)
-			}
-			if k, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("set mobile: %w", err)
-			} else if k == 0 {
-				return auth.ErrNotFound
-			}
-			return nil
-		})
+	return d.inTx(ctx, "set mobile", func(tx *sqlx.Tx) error {
+		if err := d.claimMobile(ctx, tx, mobile, userID, at); err != nil {
+			return err
+		}
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM wx_user WHERE mobile = ? AND id <> ?
+			AND status <> ? AND COALESCE(deleted, 0) = 0`, mobile, userID, auth.StatusCancelled).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("set mobile: look up number: %w", err)
+		}
+		if n > 0 {
+			return auth.ErrPhoneTaken
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE wx_user SET mobile = ?, update_time = ? WHERE id = ?`, mobile, d.UserTime(at), userID)
+		if err != nil {
+			return translate(err, "set mobile", nil)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("set mobile: %w", err)
+		} else if k == 0 {
+			return auth.ErrNotFound
+		}
+		return nil
 	})
+}
+
+// errClaimRace: another bind inserted the number's claim row first; the
+// transaction is retried, and then updates that row (waiting for it).
+var errClaimRace = &retryableError{errors.New("phone number claimed concurrently")}
+
+// claimMobile writes the number's claim row: an update of the row, or,
+// when there is none yet, its insert. Not INSERT ... ON DUPLICATE KEY
+// UPDATE: its gap locks deadlock under concurrency (DESIGN), and the two
+// statements keep one SQL for both dialects.
+func (d *DB) claimMobile(ctx context.Context, tx *sqlx.Tx, mobile string, userID int64, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE oa_mobile_claim SET user_id = ?, claimed_at = ? WHERE mobile = ?`, userID, d.UTCTime(at), mobile)
+	if err != nil {
+		return translate(err, "claim phone number", nil)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("claim phone number: %w", err)
+	} else if n > 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO oa_mobile_claim (mobile, user_id, claimed_at) VALUES (?, ?, ?)`, mobile, userID, d.UTCTime(at))
+	if isDuplicate(err) {
+		return errClaimRace
+	}
+	return translate(err, "claim phone number", nil)
 }
 
 // newestSessionSQL orders by creation time; id only breaks ties between

@@ -107,7 +107,7 @@ func TestMigrations(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Fatalf("second Up() = %v, %v", versions(got), err)
 		}
-		if names := tableNames(t, d); !slices.Equal(names, []string{"oa_audit", "oa_upload", db.VersionTable, "wx_identity", "wx_session", "wx_user"}) {
+		if names := tableNames(t, d); !slices.Equal(names, []string{"oa_audit", "oa_mobile_claim", "oa_upload", db.VersionTable, "wx_identity", "wx_session", "wx_user"}) {
 			t.Fatalf("tables = %v", names)
 		}
 		st, err = m.Status(ctx)
@@ -145,7 +145,7 @@ func TestMigrations(t *testing.T) {
 		if !got[3].DropsSessions || got[3].Action != ActionDown {
 			t.Errorf("the reverted session step is not marked: %+v", got[3])
 		}
-		if names := tableNames(t, d); slices.Contains(names, "wx_session") || slices.Contains(names, "wx_identity") || slices.Contains(names, "oa_upload") || slices.Contains(names, "oa_audit") {
+		if names := tableNames(t, d); slices.Contains(names, "wx_session") || slices.Contains(names, "wx_identity") || slices.Contains(names, "oa_upload") || slices.Contains(names, "oa_audit") || slices.Contains(names, "oa_mobile_claim") {
 			t.Fatalf("tables after down: %v", names)
 		}
 		if st, _ := m.Status(ctx); st.Current != 2 {
@@ -268,7 +268,7 @@ func TestChecksumsUnchanged(t *testing.T) {
 			"dd7e0e0391d366f4d5dc3a0206d64ec437e9aba7fea5a9b25430a66cf366f61f",
 			"8029583675155e338ff1e1e04a6c321348ff62aa3560aa499075214eb517f287",
 			"a673b957377edf94d9e7b53a38d66c1782eeaaec859be4ed96be45a9425dca22",
-			"f6d3bb7d664c71cc97d70b4a3e9fe552aac7c3b370fb5512124d4f3483630521",
+			"806cadfbd61fb5843440e42544f41d1170f0d8dd62e204f7860a8922a28b8672",
 		},
 		db.SQLite: {
 			"6b22ca0a8acc893d0777b6a4336ad112df991aba51590362c97ee7098fae20b5",
@@ -276,7 +276,7 @@ func TestChecksumsUnchanged(t *testing.T) {
 			"33a0d719d317e3583932ebf515f6d6ac45715d6ae26c24ad06163ca4196fbb1e",
 			"f34eb9139e4589f7b20c4a5c98ff1b253ff91cabe89282302fc668b228a67059",
 			"3d65934b01bef0b966d31a41149cfe8177d6cb8b77fdb63b630eb06b65999b85",
-			"28dc12ffbff69a349fb50f3d9baf4bf1b54d25363352ed48936f734fd35aceda",
+			"6de50df1d0f1e6f923cd4c9625a28187c291cfd9ebbc84ed9cae26b309ebb017",
 		},
 	}
 	for dialect, sums := range want {

@@ -28,7 +28,7 @@ var catalog = []stepInfo{
 	{Version: 3, Name: "create_wx_session", DropsSessions: true},
 	{Version: 4, Name: "wx_identity_and_session_appid"},
 	{Version: 5, Name: "create_oa_upload"},
-	{Version: 6, Name: "create_oa_audit"},
+	{Version: 6, Name: "create_oa_audit_and_mobile_claim"},
 }
 
 type stepInfo struct {

@@ -12,3 +12,10 @@ CREATE TABLE oa_audit (
 );
 CREATE INDEX idx_oa_audit_created ON oa_audit (created_at);
 CREATE INDEX idx_oa_audit_user_created ON oa_audit (user_id, created_at);
+-- The point where two binds of one phone number meet (see the MySQL
+-- step); on SQLite the one writer serialises them anyway.
+CREATE TABLE oa_mobile_claim (
+  mobile VARCHAR(20) NOT NULL PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  claimed_at DATETIME NOT NULL
+);

@@ -17,3 +17,15 @@ CREATE TABLE `oa_audit` (
   KEY `idx_oa_audit_created` (`created_at`),
   KEY `idx_oa_audit_user_created` (`user_id`, `created_at`)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci ROW_FORMAT = DYNAMIC;
+-- One row per phone number ever bound through oactl: the point where two
+-- binds of one number meet. bindPhone writes the number's row first and
+-- checks wx_user.mobile after, in one transaction, so a second bind waits
+-- for the first (one server) or fails certification and is retried
+-- (Galera, TiDB), and then sees the first one's number. wx_user.mobile
+-- stays the truth; user_id here is only the last binder.
+CREATE TABLE `oa_mobile_claim` (
+  `mobile` varchar(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `claimed_at` datetime NOT NULL,
+  PRIMARY KEY (`mobile`)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci ROW_FORMAT = DYNAMIC;
