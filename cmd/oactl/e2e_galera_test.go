@@ -75,35 +75,70 @@ type roundSession struct {
 // errno /wx/auth/info must answer for the round's token through every
 // other node at the very next request.
 type crossNodeChange struct {
-	name  string
-	apply func(g *galeraCluster, node, round int, s roundSession) (wantErrno int)
+	name string
+	// apply may log the round's user in again (through node) and replace
+	// s's token and session, for the changes after it.
+	apply func(g *galeraCluster, node, round int, s *roundSession) (wantErrno int)
+}
+
+// relogin logs the round's user in again through node: a new token and
+// session for the changes that need a live one.
+func (g *galeraCluster) relogin(node, round int, s *roundSession, tag string) {
+	g.t.Helper()
+	d := g.serve[node].via([]string{appA, appB}[round%2]).login(fmt.Sprintf("xn%d.%s%d", round, tag, round), nil)
+	sum := sha256.Sum256([]byte(d.Token))
+	s.token = d.Token
+	if err := g.sql[node].QueryRow("SELECT id FROM wx_session WHERE token_hash = ?", hex.EncodeToString(sum[:])).Scan(&s.sessionID); err != nil {
+		g.t.Fatalf("round %d: the new session on its own node: %v", round, err)
+	}
 }
 
 // crossNodeChanges run in this order every round, each through the node
-// after the previous one's. Issue 13's account commands extend the list:
-// `users disable ID --yes --db` (want 501: it revokes the sessions; then
-// 700 at the next login) before the revoke entries, and POST
-// /wx/auth/cancel through g.serve[node] (want 501) as the last entry, as it
-// anonymises the round's user (each round logs in a new person).
+// after the previous one's: account states by SQL (as the Java backend's
+// admin would set them), then through oactl (users disable and enable,
+// revoke, the user's own cancel, which anonymises the round's user: each
+// round logs in a new person).
 var crossNodeChanges = []crossNodeChange{
-	{"disable (status 1 by SQL)", func(g *galeraCluster, node, _ int, s roundSession) int {
+	{"disable (status 1 by SQL)", func(g *galeraCluster, node, _ int, s *roundSession) int {
 		g.exec(node, "UPDATE wx_user SET status = 1 WHERE id = ?", s.userID)
 		return 700
 	}},
-	{"enable (status 0 by SQL)", func(g *galeraCluster, node, _ int, s roundSession) int {
+	{"enable (status 0 by SQL)", func(g *galeraCluster, node, _ int, s *roundSession) int {
 		g.exec(node, "UPDATE wx_user SET status = 0 WHERE id = ?", s.userID)
 		return 0
 	}},
-	{"revoke (logout, or sessions revoke)", func(g *galeraCluster, node, round int, s roundSession) int {
+	{"users disable (revokes the sessions)", func(g *galeraCluster, node, round int, s *roundSession) int {
+		code, out, errb := runOactl(g.t, nil, "users", "disable", strconv.FormatInt(s.userID, 10), "--yes", "--actor", "galera", "--db", g.dsns[node])
+		if code != 0 {
+			g.t.Fatalf("round %d: users disable on node %d: exit %d\n%s%s", round, node+1, code, out, errb)
+		}
+		return 501
+	}},
+	{"users enable, then a login through the same node", func(g *galeraCluster, node, round int, s *roundSession) int {
+		code, out, errb := runOactl(g.t, nil, "users", "enable", strconv.FormatInt(s.userID, 10), "--yes", "--actor", "galera", "--db", g.dsns[node])
+		if code != 0 {
+			g.t.Fatalf("round %d: users enable on node %d: exit %d\n%s%s", round, node+1, code, out, errb)
+		}
+		g.relogin(node, round, s, "enabled")
+		return 0
+	}},
+	{"revoke (logout, or sessions revoke)", func(g *galeraCluster, node, round int, s *roundSession) int {
 		if round%2 == 0 {
 			if e := g.serve[node].call("POST", "/wx/auth/logout", s.token, nil); e.Errno != 0 {
 				g.t.Fatalf("round %d: logout through node %d: errno %d", round, node+1, e.Errno)
 			}
 			return 501
 		}
-		code, out, errb := runOactl(g.t, nil, "sessions", "revoke", strconv.FormatInt(s.sessionID, 10), "--yes", "--db", g.dsns[node])
+		code, out, errb := runOactl(g.t, nil, "sessions", "revoke", strconv.FormatInt(s.sessionID, 10), "--yes", "--actor", "galera", "--db", g.dsns[node])
 		if code != 0 {
 			g.t.Fatalf("round %d: sessions revoke on node %d: exit %d\n%s%s", round, node+1, code, out, errb)
+		}
+		return 501
+	}},
+	{"cancel (POST /wx/auth/cancel)", func(g *galeraCluster, node, round int, s *roundSession) int {
+		g.relogin(node, round, s, "cancel")
+		if e := g.serve[node].call("POST", "/wx/auth/cancel", s.token, nil); e.Errno != 0 {
+			g.t.Fatalf("round %d: cancel through node %d: errno %d", round, node+1, e.Errno)
 		}
 		return 501
 	}},
@@ -154,7 +189,7 @@ func TestGaleraCrossNodeChanges(t *testing.T) {
 		check(origin, "login", 0)
 		for k, ch := range crossNodeChanges {
 			node := (origin + k + 1) % len(g.serve)
-			want := ch.apply(g, node, r, s)
+			want := ch.apply(g, node, r, &s)
 			check(node, ch.name, want)
 		}
 	}

@@ -356,11 +356,14 @@ func testPhoneConflicts(t *testing.T, d *db.DB) {
 func TestConcurrentPhoneBinds(t *testing.T) {
 	dbtest.Backends(t, func(t *testing.T, dsn string) {
 		d := migrated(t, dsn, db.Options{})
-		concurrentPhone(t, d, dbtest.Open(t, dsn, db.Options{}))
+		concurrentPhone(t, []*db.DB{d, dbtest.Open(t, dsn, db.Options{})})
 	})
 }
 
-func concurrentPhone(t *testing.T, d, other *db.DB) {
+// concurrentPhone binds one number for ten users at once, spread over
+// pools (connection pools of one server, or nodes of a cluster).
+func concurrentPhone(t *testing.T, pools []*db.DB) {
+	d := pools[0]
 	number := "137" + fmt.Sprint(time.Now().UnixNano()%100000000)
 	const n = 10
 	users := make([]int64, n)
@@ -371,7 +374,7 @@ func concurrentPhone(t *testing.T, d, other *db.DB) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		pool := []*db.DB{d, other}[i%2]
+		pool := pools[i%len(pools)]
 		wg.Go(func() { errs[i] = pool.SetMobile(testCtx(t), users[i], number, at) })
 	}
 	wg.Wait()
@@ -437,18 +440,21 @@ func TestConcurrentSessionLimit(t *testing.T) {
 	dbtest.Backends(t, func(t *testing.T, dsn string) {
 		d := migrated(t, dsn, db.Options{})
 		for round := range 3 {
-			t.Run(fmt.Sprint(round), func(t *testing.T) { concurrentSessionLimit(t, d, dbtest.Open(t, dsn, db.Options{})) })
+			t.Run(fmt.Sprint(round), func(t *testing.T) { concurrentSessionLimit(t, []*db.DB{d, dbtest.Open(t, dsn, db.Options{})}) })
 		}
 	})
 }
 
-func concurrentSessionLimit(t *testing.T, d, other *db.DB) {
+// concurrentSessionLimit logs one user in 20 times at once with a limit
+// of 1, spread over pools.
+func concurrentSessionLimit(t *testing.T, pools []*db.DB) {
+	d := pools[0]
 	openid := uniq("oLimRace")
 	u, _ := login(t, d, record(openid, auth.Profile{}, at))
 	raceLogins(t, 20, func(i int) (*db.DB, auth.LoginRecord) {
 		r := record(openid, auth.Profile{}, at.Add(time.Duration(i%3)*time.Second))
 		r.MaxSessions = 1
-		return []*db.DB{d, other}[i%2], r
+		return pools[i%len(pools)], r
 	})
 	if n := count(t, d, "SELECT COUNT(*) FROM wx_session WHERE user_id = ? AND revoked_at IS NULL", u.ID); n != 1 {
 		t.Fatalf("%d active sessions after 20 concurrent logins with a limit of 1", n)
