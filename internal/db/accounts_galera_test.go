@@ -14,6 +14,17 @@ import (
 // of 1 leave one session, ten binds of one number leave one owner. The
 // conflicts come back from certification as 1213 and are retried.
 func TestGaleraAccountsAcrossNodes(t *testing.T) {
+	_, ds := galeraStores(t)
+	for round := range 3 {
+		t.Run(fmt.Sprint("session limit ", round), func(t *testing.T) { concurrentSessionLimit(t, ds) })
+		t.Run(fmt.Sprint("phone ", round), func(t *testing.T) { concurrentPhone(t, ds) })
+	}
+}
+
+// galeraStores makes a new database on the cluster, migrated through the
+// first node, and returns its DSN and an open store on every node.
+func galeraStores(t *testing.T) ([]string, []*db.DB) {
+	t.Helper()
 	nodes := dbtest.NewGaleraDatabase(t)
 	ds := make([]*db.DB, len(nodes))
 	for i, dsn := range nodes {
@@ -23,8 +34,5 @@ func TestGaleraAccountsAcrossNodes(t *testing.T) {
 			ds[i] = dbtest.Open(t, dsn, db.Options{})
 		}
 	}
-	for round := range 3 {
-		t.Run(fmt.Sprint("session limit ", round), func(t *testing.T) { concurrentSessionLimit(t, ds) })
-		t.Run(fmt.Sprint("phone ", round), func(t *testing.T) { concurrentPhone(t, ds) })
-	}
+	return nodes, ds
 }

@@ -149,15 +149,7 @@ func TestGaleraNode(t *testing.T) {
 // Without wsrep_sync_wait the same reads miss some (logged, as a control:
 // the count depends on the machine's load).
 func TestGaleraReadYourWrites(t *testing.T) {
-	nodes := dbtest.NewGaleraDatabase(t)
-	ds := make([]*db.DB, len(nodes))
-	for i, dsn := range nodes {
-		if i == 0 {
-			ds[i] = migrated(t, dsn, db.Options{})
-		} else {
-			ds[i] = dbtest.Open(t, dsn, db.Options{})
-		}
-	}
+	nodes, ds := galeraStores(t)
 	ctx := testCtx(t)
 	const rounds = 300
 	misses := map[string]int{}
