@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -442,49 +441,28 @@ func runSessionsList(ctx context.Context, s *stdio, o *sessionsListOptions) erro
 	defer store.Close()
 	w := bufio.NewWriter(s.Out)
 	table := inspect.NewTableWriter(w)
+	arr := &jsonArray{w: w}
 	f := auth.SessionFilter{State: o.State, UserID: o.UserID, Search: o.Search, Now: o.Now().UTC()}
-	written := 0
-	if o.JSON {
-		w.WriteString("[")
-	}
-	for {
-		f.Limit = listPageSize
-		if o.Limit > 0 {
-			f.Limit = min(listPageSize, o.Limit-written)
+	written, err := writePages(o.Limit, func(n int, after *auth.SessionRow) ([]auth.SessionRow, error) {
+		f.Limit, f.After = n, after
+		return store.ListSessions(ctx, f)
+	}, func(r auth.SessionRow) error {
+		if o.JSON {
+			return arr.add(toJSON(r))
 		}
-		rows, err := store.ListSessions(ctx, f)
-		if err != nil {
+		return table.Write([]auth.SessionRow{r})
+	})
+	if err != nil {
+		return err
+	}
+	// Unlike users and audit, an empty session listing is not "nothing
+	// matched" (SPEC §7): the header alone, or [], and exit 0.
+	if o.JSON {
+		arr.close()
+	} else if written == 0 {
+		if err := table.Write(nil); err != nil {
 			return err
 		}
-		if o.JSON {
-			for _, r := range rows {
-				if written > 0 {
-					w.WriteString(",")
-				}
-				b, err := json.Marshal(toJSON(r))
-				if err != nil {
-					return fmt.Errorf("encode session %d: %w", r.Session.ID, err)
-				}
-				w.WriteString("\n  ")
-				w.Write(b)
-				written++
-			}
-		} else {
-			if err := table.Write(rows); err != nil {
-				return err
-			}
-			written += len(rows)
-		}
-		if len(rows) < f.Limit || (o.Limit > 0 && written >= o.Limit) {
-			break
-		}
-		f.After = &rows[len(rows)-1]
-	}
-	if o.JSON {
-		if written > 0 {
-			w.WriteString("\n")
-		}
-		w.WriteString("]\n")
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
