@@ -158,7 +158,14 @@ type Store interface {
 	// through one app or several, make one user. An unusable account
 	// returns the user and its Usable error and writes nothing.
 	Login(ctx context.Context, rec LoginRecord) (User, Session, error)
-	// SessionByTokenHash returns a session and its user in one indexed read.
+	// SessionByTokenHash returns a session and its user in one indexed
+	// read, with the fields a request needs and no others: of the
+	// session ID, TokenHash, UserID, CreatedAt, ExpiresAt, LastSeenAt,
+	// RevokedAt and AppID; of the user ID, Nickname, Avatar, Gender,
+	// Mobile, OpenID, Status and Deleted. The rest (the session key, the
+	// revoke reason, the client's address and User-Agent, the user's
+	// login bookkeeping) stays zero: every authenticated request pays for
+	// this read, and what needs more reads it where it is needed.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
 	// TouchSession sets last_seen_at, and when expires is not zero moves
 	// expires_at to it (never backwards), in one statement.

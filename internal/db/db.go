@@ -48,6 +48,8 @@ type DB struct {
 	server Server
 	// sleep waits between retries; replaceable in tests.
 	sleep func(context.Context, time.Duration) error
+	// hot: the statements of the request path, prepared once.
+	hot preparedSet
 }
 
 // Open connects to the database named by dsn (see ParseDSN). It does not
@@ -218,7 +220,7 @@ func (d *DB) openMySQLPool(ctx context.Context) (*sqlx.DB, error) {
 
 // Close closes every connection.
 func (d *DB) Close() error {
-	err := d.w.Close()
+	err := errors.Join(d.hot.close(), d.w.Close())
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())
 	}

@@ -363,19 +363,33 @@ func (d *DB) insertUser(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord, 
 	}, nil
 }
 
-// SessionByTokenHash returns a session and its user in one indexed read.
-// Expiry and revocation are the caller's to judge.
+// requestSessionSQL reads what a request needs of a token's session and
+// user (see auth.Store.SessionByTokenHash), and nothing more: every
+// authenticated request runs it, and a column not read is one the server
+// neither fetches nor the driver converts (on SQLite the datetimes are
+// parsed from text).
+const requestSessionSQL = `SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, s.revoked_at, s.appid,
+	u.id, u.nickname, u.avatar, u.gender, u.mobile, u.weixin_openid, u.status, COALESCE(u.deleted, 0)
+	FROM wx_session s JOIN wx_user u ON u.id = s.user_id WHERE s.token_hash = ?`
+
+// SessionByTokenHash returns a session and its user in one indexed read,
+// with the fields auth.Store names. Expiry and revocation are the
+// caller's to judge.
 func (d *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Session, auth.User, error) {
-	var s auth.Session
+	s := auth.Session{TokenHash: tokenHash}
 	var u auth.User
 	var deleted int
-	dest := append(sessionDest(&s), d.userDest(&u, &deleted)...)
-	err := d.r.QueryRowContext(ctx, `SELECT `+sessionColumns+`, `+userColumns+`
-		FROM wx_session s JOIN wx_user u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash).Scan(dest...)
+	stmt, err := d.hot.get(ctx, d.r, requestSessionSQL)
+	if err == nil {
+		err = stmt.QueryRowContext(ctx, tokenHash).Scan(&s.ID,
+			TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC}, TimeIn{&s.LastSeenAt, time.UTC},
+			TimeIn{&s.RevokedAt, time.UTC}, &s.AppID,
+			&u.ID, &u.Nickname, &u.Avatar, &u.Gender, &u.Mobile, &u.OpenID, &u.Status, &deleted)
+	}
 	if err != nil {
 		return auth.Session{}, auth.User{}, translate(err, "session by token", auth.ErrNotFound)
 	}
-	u.Deleted = deleted != 0
+	s.UserID, u.Deleted = u.ID, deleted != 0
 	return s, u, nil
 }
 

@@ -44,6 +44,7 @@ var storeCases = []storeCase{
 	{"UnusableAccounts", testUnusable},
 	{"EmojiNickname", testEmoji},
 	{"SessionRoundTrip", testSessionRoundTrip},
+	{"RequestReadFieldsOnly", testRequestRead},
 	{"Revoke", testRevoke},
 	{"Purge", testPurge},
 	{"NewestSession", testNewestKey},
@@ -161,8 +162,8 @@ func testNewUser(t *testing.T, d *db.DB) {
 	if s.ID == 0 || s.UserID != u.ID {
 		t.Errorf("returned session %+v", s)
 	}
-	// Read back through the store: same instants, in the configured zone.
-	_, got, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
+	// Read back: same instants, in the configured zone.
+	_, got, err := d.StoredSession(testCtx(t), s.TokenHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func testSessionRoundTrip(t *testing.T, d *db.DB) {
 	// Over 255 bytes: auth's service cuts it on a rune boundary.
 	rec.Session.UserAgent = auth.CutUTF8("Mozilla/5.0 "+strings.Repeat("é", 200), auth.MaxUserAgent)
 	u, s := login(t, d, rec)
-	gs, gu, err := d.SessionByTokenHash(testCtx(t), rec.Session.TokenHash)
+	gs, gu, err := d.StoredSession(testCtx(t), rec.Session.TokenHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,13 +325,47 @@ func testSessionRoundTrip(t *testing.T, d *db.DB) {
 	}
 }
 
+// testRequestRead: SessionByTokenHash fills the fields auth.Store names,
+// equal to what is stored, and leaves the rest zero (a handler that came
+// to rely on one of those would read an empty value, so the contract is
+// pinned here).
+func testRequestRead(t *testing.T, d *db.DB) {
+	rec := record(uniq("oReq"), auth.Profile{Nickname: "req😀", Avatar: "https://example.com/a.png", Gender: 1}, at)
+	rec.Session.UserAgent = "ua"
+	_, s := login(t, d, rec)
+	if err := d.SetMobile(testCtx(t), s.UserID, "13800000001", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RevokeSession(testCtx(t), s.ID, at.Add(time.Minute), "logout"); err != nil {
+		t.Fatal(err)
+	}
+	full, fu, err := d.StoredSession(testCtx(t), s.TokenHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, gu, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := auth.Session{ID: full.ID, TokenHash: full.TokenHash, UserID: full.UserID, CreatedAt: full.CreatedAt,
+		ExpiresAt: full.ExpiresAt, LastSeenAt: full.LastSeenAt, RevokedAt: full.RevokedAt, AppID: full.AppID}
+	if gs != want || want.RevokedAt.IsZero() || want.AppID == "" {
+		t.Errorf("request read of the session\n got %+v\nwant %+v", gs, want)
+	}
+	wantU := auth.User{ID: fu.ID, Nickname: fu.Nickname, Avatar: fu.Avatar, Gender: fu.Gender, Mobile: fu.Mobile,
+		OpenID: fu.OpenID, Status: fu.Status, Deleted: fu.Deleted}
+	if gu != wantU || wantU.Mobile == "" || wantU.Avatar == "" {
+		t.Errorf("request read of the user\n got %+v\nwant %+v", gu, wantU)
+	}
+}
+
 func testRevoke(t *testing.T, d *db.DB) {
 	_, s := login(t, d, record(uniq("oRev"), auth.Profile{}, at))
 	when := at.Add(time.Minute)
 	if err := d.RevokeSession(testCtx(t), s.ID, when, "logout"); err != nil {
 		t.Fatal(err)
 	}
-	gs, _, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
+	gs, _, err := d.StoredSession(testCtx(t), s.TokenHash)
 	if err != nil || !gs.Revoked() || !gs.RevokedAt.Equal(when.Truncate(time.Second)) || gs.RevokeReason != "logout" {
 		t.Fatalf("after revoke: %+v, %v", gs, err)
 	}
@@ -338,7 +373,7 @@ func testRevoke(t *testing.T, d *db.DB) {
 	if err := d.RevokeSession(testCtx(t), s.ID, when.Add(time.Hour), "support"); err != nil {
 		t.Errorf("second revoke: %v", err)
 	}
-	gs, _, _ = d.SessionByTokenHash(testCtx(t), s.TokenHash)
+	gs, _, _ = d.StoredSession(testCtx(t), s.TokenHash)
 	if gs.RevokeReason != "logout" || !gs.RevokedAt.Equal(when.Truncate(time.Second)) {
 		t.Errorf("second revoke overwrote: %+v", gs)
 	}
