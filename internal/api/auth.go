@@ -190,6 +190,11 @@ type authed struct {
 func FromContext(ctx context.Context) (auth.Session, auth.User, bool) {
 	a, ok := ctx.Value(sessionKey{}).(*authed)
 	if !ok {
+		if ri := RequestInfoFrom(ctx); ri != nil && ri.auth != nil {
+			a, ok = ri.auth, true
+		}
+	}
+	if !ok {
 		return auth.Session{}, auth.User{}, false
 	}
 	return a.sess, a.user, true
@@ -208,10 +213,12 @@ func RequireToken(svc *auth.Service, logger *slog.Logger, loc *time.Location, ne
 			WriteError(w, r, logger, err)
 			return
 		}
-		if ri := RequestInfoFrom(r.Context()); ri != nil {
-			ri.UserID = user.ID
-		}
 		w.Header().Set(TokenExpireHeader, formatTime(loc, sess.ExpiresAt))
+		if ri := RequestInfoFrom(r.Context()); ri != nil {
+			ri.UserID, ri.auth = user.ID, &authed{sess, user}
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, &authed{sess, user})))
 	})
 }

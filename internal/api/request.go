@@ -24,6 +24,10 @@ type RequestInfo struct {
 	ClientGone bool
 
 	hasClient bool // Client was computed (the zero Addr is a valid answer)
+	// auth is what RequireToken found; carried here rather than in a
+	// context of its own, which would cost every authenticated request a
+	// second copy of the *http.Request.
+	auth *authed
 }
 
 type requestInfoKey struct{}

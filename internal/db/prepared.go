@@ -27,24 +27,43 @@ type preparedSet struct {
 var errPreparedClosed = errors.New("database is closed")
 
 // get returns the statement for query on pool, preparing it on first use.
+// The lock is not held while preparing: that waits for a connection of
+// the pool, which (on SQLite's one writer) a transaction may hold while it
+// looks a statement up.
 func (p *preparedSet) get(ctx context.Context, pool *sqlx.DB, query string) (*sql.Stmt, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, errPreparedClosed
-	}
-	if st, ok := p.stmts[query]; ok {
-		return st, nil
+	if st, ok, err := p.cached(query); ok || err != nil {
+		return st, err
 	}
 	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		st.Close()
+		return nil, errPreparedClosed
+	}
+	if other, ok := p.stmts[query]; ok {
+		// Prepared meanwhile by another request: keep one.
+		st.Close()
+		return other, nil
 	}
 	if p.stmts == nil {
 		p.stmts = make(map[string]*sql.Stmt)
 	}
 	p.stmts[query] = st
 	return st, nil
+}
+
+func (p *preparedSet) cached(query string) (*sql.Stmt, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false, errPreparedClosed
+	}
+	st, ok := p.stmts[query]
+	return st, ok, nil
 }
 
 // close closes every statement; get fails from then on.
@@ -58,4 +77,39 @@ func (p *preparedSet) close() error {
 	}
 	p.stmts = nil
 	return err
+}
+
+// lookup returns the statement for query if it is prepared already.
+func (p *preparedSet) lookup(query string) (*sql.Stmt, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.stmts[query]
+	return st, ok
+}
+
+// warm prepares queries on pool ahead of a transaction that runs them:
+// preparing needs a connection of the pool, and inside the transaction
+// (on SQLite, which has one writer connection) that connection is the
+// transaction's. A failure is left for the transaction's own prepare to
+// report.
+func (d *DB) warm(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		if _, ok := d.hot.lookup(q); !ok {
+			_, _ = d.hot.get(ctx, d.w, q)
+		}
+	}
+}
+
+// txStmt is query bound to tx: the statement prepared once for the write
+// pool when warm has prepared it (on a connection that has not run it
+// yet, database/sql prepares it there), else prepared for tx alone.
+func (d *DB) txStmt(ctx context.Context, tx *sqlx.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := d.hot.lookup(query); ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	return st, nil
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,6 +85,7 @@ func (d *DB) Login(ctx context.Context, rec auth.LoginRecord) (auth.User, auth.S
 	if rec.OpenID == "" || rec.AppID == "" {
 		return auth.User{}, auth.Session{}, errors.New("login: empty openid or appid")
 	}
+	d.warm(ctx, identityUserSQL, recordLoginSQL, insertSessionSQL)
 	for range maxLoginRaces {
 		var user auth.User
 		var sess auth.Session
@@ -159,7 +161,19 @@ const unionUserSQL = `SELECT ` + userColumns + ` FROM wx_identity i JOIN wx_user
 func (d *DB) resolveUser(ctx context.Context, q Queryer, rec auth.LoginRecord) (resolved, error) {
 	var f resolved
 	var deleted int
-	err := q.QueryRowContext(ctx, identityUserSQL, rec.AppID, rec.OpenID).Scan(append(d.userDest(&f.user, &deleted), &f.unionID)...)
+	// Every login runs this first: prepared once when it runs in the
+	// login's transaction.
+	var row *sql.Row
+	if tx, ok := q.(*sqlx.Tx); ok {
+		st, err := d.txStmt(ctx, tx, identityUserSQL)
+		if err != nil {
+			return resolved{}, translate(err, "find user by identity", nil)
+		}
+		row = st.QueryRowContext(ctx, rec.AppID, rec.OpenID)
+	} else {
+		row = q.QueryRowContext(ctx, identityUserSQL, rec.AppID, rec.OpenID)
+	}
+	err := row.Scan(append(d.userDest(&f.user, &deleted), &f.unionID)...)
 	if err == nil {
 		f.user.Deleted, f.hasIdentity = deleted != 0, true
 		return f, nil
@@ -187,6 +201,17 @@ func (d *DB) resolveUser(ctx context.Context, q Queryer, rec auth.LoginRecord) (
 	return resolved{user: u}, nil
 }
 
+// recordLoginSQL records a returning user's login. The status and deleted
+// conditions make a stale read harmless: a row disabled since the login's
+// SELECT matches nothing.
+const recordLoginSQL = `UPDATE wx_user SET last_login_time = ?, last_login_ip = ?, update_time = ?,
+	nickname = CASE WHEN nickname = '' THEN ? ELSE nickname END,
+	avatar = CASE WHEN avatar = '' THEN ? ELSE avatar END
+	WHERE id = ? AND status = 0 AND COALESCE(deleted, 0) = 0`
+
+const insertSessionSQL = `INSERT INTO wx_session (token_hash, user_id, session_key, created_at, expires_at,
+	last_seen_at, revoked_at, revoke_reason, ip, user_agent, appid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // loginTx takes rec as auth's service makes it (see auth.LoginRecord):
 // the client address and User-Agent already cut, every time in whole
 // seconds. It only moves the times into their columns' zones, so that
@@ -207,13 +232,11 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 		if uerr := u.Usable(); uerr != nil {
 			return u, auth.Session{}, uerr
 		}
-		// The status and deleted conditions make a stale read harmless:
-		// a row disabled since our SELECT matches nothing here.
-		res, err := tx.ExecContext(ctx, `UPDATE wx_user SET last_login_time = ?, last_login_ip = ?, update_time = ?,
-			nickname = CASE WHEN nickname = '' THEN ? ELSE nickname END,
-			avatar = CASE WHEN avatar = '' THEN ? ELSE avatar END
-			WHERE id = ? AND status = 0 AND COALESCE(deleted, 0) = 0`,
-			d.UserTime(at), ip, d.UserTime(at), rec.Profile.Nickname, rec.Profile.Avatar, u.ID)
+		st, err := d.txStmt(ctx, tx, recordLoginSQL)
+		if err != nil {
+			return auth.User{}, auth.Session{}, translate(err, "record login", nil)
+		}
+		res, err := st.ExecContext(ctx, d.UserTime(at), ip, d.UserTime(at), rec.Profile.Nickname, rec.Profile.Avatar, u.ID)
 		if err != nil {
 			return auth.User{}, auth.Session{}, translate(err, "record login", nil)
 		}
@@ -245,10 +268,12 @@ func (d *DB) loginTx(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord) (au
 	if len(s.SessionKey) > maxSessionKey {
 		return auth.User{}, auth.Session{}, fmt.Errorf("insert session: stored session key is %d bytes, more than %d", len(s.SessionKey), maxSessionKey)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO wx_session (token_hash, user_id, session_key, created_at, expires_at,
-		last_seen_at, revoked_at, revoke_reason, ip, user_agent, appid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.TokenHash, s.UserID, s.SessionKey, d.UTCTime(s.CreatedAt), d.UTCTime(s.ExpiresAt), d.UTCTime(s.LastSeenAt),
-		d.UTCTime(s.RevokedAt), s.RevokeReason, s.IP, s.UserAgent, s.AppID)
+	st, err := d.txStmt(ctx, tx, insertSessionSQL)
+	if err != nil {
+		return auth.User{}, auth.Session{}, translate(err, "insert session", nil)
+	}
+	res, err := st.ExecContext(ctx, s.TokenHash, s.UserID, s.SessionKey, d.UTCTime(s.CreatedAt), d.UTCTime(s.ExpiresAt),
+		d.UTCTime(s.LastSeenAt), d.UTCTime(s.RevokedAt), s.RevokeReason, s.IP, s.UserAgent, s.AppID)
 	if err != nil {
 		return auth.User{}, auth.Session{}, translate(err, "insert session", nil)
 	}

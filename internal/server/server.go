@@ -236,14 +236,17 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if r.Pattern == api.PatternLogin && ri.HasBody {
 				s.metrics.login(ri.Errno)
 			}
-			attrs := []slog.Attr{
+			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
+			var buf [9]slog.Attr
+			attrs := append(buf[:0],
 				slog.String("id", id),
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Duration("duration", d),
-				slog.String("ip", clientString(ri.Client)),
-			}
+				slog.String("ip", clientString(ri.Client)))
 			if ri.HasBody {
 				attrs = append(attrs, slog.Int("errno", ri.Errno))
 			}
@@ -253,7 +256,12 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if status == StatusClientClosed {
 				attrs = append(attrs, slog.String("outcome", "client closed the connection before the answer"))
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			// The record goes to the handler directly: Logger.LogAttrs
+			// would walk the stack for a source location that no handler
+			// of ours prints, on every request.
+			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+			rec.AddAttrs(attrs...)
+			_ = s.log.Handler().Handle(r.Context(), rec)
 		}()
 		next.ServeHTTP(sw, r)
 	})
