@@ -14,8 +14,8 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/clipperhouse/uax29/v2/graphemes"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/rivo/uniseg"
 
 	"github.com/oactl/oactl/internal/auth"
 )
@@ -707,12 +707,15 @@ func appendRunes(s string, rs []rune) string {
 	return s
 }
 
+// dropLastGrapheme is backspace in the filter: a family emoji or a flag
+// goes whole. It walks clusters with uax29 (which x/ansi measures with
+// too), not uniseg's Graphemes, whose Next also finds word, sentence and
+// line breaks and so links their tables (about 250 KB) into the binary.
 func dropLastGrapheme(s string) string {
-	g := uniseg.NewGraphemes(s)
+	g := graphemes.FromString(s)
 	last := 0
 	for g.Next() {
-		from, _ := g.Positions()
-		last = from
+		last = g.Start()
 	}
 	return s[:last]
 }
