@@ -14,8 +14,8 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/clipperhouse/uax29/v2/graphemes"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/clipperhouse/uax29/v2/graphemes"
 
 	"github.com/oactl/oactl/internal/auth"
 )
