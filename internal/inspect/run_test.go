@@ -43,3 +43,17 @@ func TestRunNoColor(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectColorsOnAPipe: output that is not a terminal is drawn plain,
+// and no question about its background is written to it.
+func TestDetectColorsOnAPipe(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("CLICOLOR_FORCE", "")
+	out := &testutil.Buffer{}
+	if c := DetectColors(out); c.Profile != termenv.Ascii || !c.Dark {
+		t.Errorf("DetectColors on a buffer = %+v, want plain text", c)
+	}
+	if out.String() != "" {
+		t.Errorf("DetectColors wrote %q to a buffer", out.String())
+	}
+}
