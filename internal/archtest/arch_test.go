@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"scripts/benchbase":  {"internal/db"},
 	"scripts/soakrun":    {"internal/db"},
 	"scripts/benchchart": {},
+	"scripts/binsize":    {},
 }
 
 // noHTTP are the packages that must not know HTTP: the domain and the file

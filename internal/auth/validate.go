@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rivo/uniseg"
+	"github.com/clipperhouse/uax29/v2/graphemes"
 
 	"github.com/oactl/oactl/internal/wechat"
 )
@@ -49,11 +49,11 @@ func NormalizeNickname(field, s string) (string, error) {
 		return s, nil
 	}
 	runes, end := 0, 0
-	state := -1
-	rest := s
-	for len(rest) > 0 {
-		var cluster string
-		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+	// uax29, the segmenter the TUI's width measure (x/ansi) links anyway:
+	// a second one (uniseg) would add its tables to the binary.
+	g := graphemes.FromString(s)
+	for g.Next() {
+		cluster := g.Value()
 		n := utf8.RuneCountInString(cluster)
 		if runes+n > MaxNicknameRunes {
 			break

@@ -53,6 +53,8 @@ func TestNormalizeNickname(t *testing.T) {
 		{"zwj not split", strings.Repeat("a", 60) + family, strings.Repeat("a", 60)},
 		{"zwj fits", strings.Repeat("a", 56) + family + "b", strings.Repeat("a", 56) + family},
 		{"combining kept whole", strings.Repeat("a", 62) + "e\u0301", strings.Repeat("a", 62)},
+		// क्ष is 3 code points and one grapheme since Unicode 15.1 (GB9c).
+		{"conjunct kept whole", strings.Repeat("a", 61) + "क्ष", strings.Repeat("a", 61)},
 		{"empty", "", ""},
 	}
 	for _, c := range cases {

@@ -16,7 +16,7 @@ import (
 
 func startFlow(t *testing.T, f *fakeLister, mod func(*Options)) *teatest.TestModel {
 	t.Helper()
-	o := Options{Lister: f, Now: func() time.Time { return testNow }, Renderer: asciiRenderer()}
+	o := Options{Lister: f, Now: func() time.Time { return testNow }, Colors: plainColors()}
 	if mod != nil {
 		mod(&o)
 	}

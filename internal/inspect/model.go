@@ -11,11 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/rivo/uniseg"
+	"github.com/clipperhouse/uax29/v2/graphemes"
+	"github.com/muesli/termenv"
 
 	"github.com/oactl/oactl/internal/auth"
 )
@@ -42,9 +40,9 @@ type Options struct {
 	// Debounce delays the query after a filter keystroke, so typing a
 	// name runs one query, not one per letter; 0 queries at once.
 	Debounce time.Duration
-	Reason   string             // revoke_reason written; "": "support"
-	Renderer *lipgloss.Renderer // nil: lipgloss's default renderer
-	Timeout  time.Duration      // per database call; 0: 10s
+	Reason   string        // revoke_reason written; "": "support"
+	Colors   *Colors       // how to draw; nil: plain text (Run asks the terminal)
+	Timeout  time.Duration // per database call; 0: 10s
 }
 
 const (
@@ -99,7 +97,7 @@ type confirmation struct {
 type Model struct {
 	opts      Options
 	keys      KeyMap
-	help      help.Model
+	fullHelp  bool // ? shows every key, in columns
 	st        styles
 	width     int
 	height    int
@@ -143,20 +141,16 @@ func New(opts Options) Model {
 	if opts.Actor == "" {
 		opts.Actor = "support"
 	}
-	if opts.Renderer == nil {
-		opts.Renderer = lipgloss.DefaultRenderer()
+	if opts.Colors == nil {
+		opts.Colors = &Colors{Profile: termenv.Ascii}
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	st := newStyles(opts.Renderer)
-	h := help.New()
-	h.Styles = st.help
 	return Model{
 		opts:   opts,
 		keys:   DefaultKeyMap(opts.ReadOnly, opts.Accounts != nil),
-		help:   h,
-		st:     st,
+		st:     newStyles(*opts.Colors),
 		width:  80,
 		height: 24,
 		state:  auth.StateAll,
@@ -393,7 +387,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.help.Width = msg.Width
 		m.scrollIntoView(&m.list)
 		m.scrollIntoView(&m.detail)
 		return m, nil
@@ -551,30 +544,30 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	m.status = ""
 	p := m.active()
 	switch {
-	case key.Matches(msg, m.keys.Quit):
+	case m.keys.Quit.Matches(msg):
 		m.quitting = true
 		return m, tea.Quit
-	case key.Matches(msg, m.keys.Help):
-		m.help.ShowAll = !m.help.ShowAll
+	case m.keys.Help.Matches(msg):
+		m.fullHelp = !m.fullHelp
 		m.scrollIntoView(p)
-	case key.Matches(msg, m.keys.Up):
+	case m.keys.Up.Matches(msg):
 		return m, m.move(p, -1)
-	case key.Matches(msg, m.keys.Down):
+	case m.keys.Down.Matches(msg):
 		return m, m.move(p, 1)
-	case key.Matches(msg, m.keys.PageUp):
+	case m.keys.PageUp.Matches(msg):
 		return m, m.move(p, -m.bodyHeight())
-	case key.Matches(msg, m.keys.PageDown):
+	case m.keys.PageDown.Matches(msg):
 		return m, m.move(p, m.bodyHeight())
-	case key.Matches(msg, m.keys.Top):
+	case m.keys.Top.Matches(msg):
 		return m, m.move(p, -len(p.rows))
-	case key.Matches(msg, m.keys.Bottom):
+	case m.keys.Bottom.Matches(msg):
 		return m, m.move(p, len(p.rows))
-	case key.Matches(msg, m.keys.Refresh):
+	case m.keys.Refresh.Matches(msg):
 		if m.mode == modeDetail {
 			return m, tea.Batch(m.reload(detailPane), m.reload(listPane), m.fetchIdentities(), m.fetchAccount(), m.fetchTotal())
 		}
 		return m, tea.Batch(m.reload(listPane), m.fetchTotal())
-	case key.Matches(msg, m.keys.Back):
+	case m.keys.Back.Matches(msg):
 		if m.mode == modeDetail {
 			m.mode = modeList
 			m.detail = pane{}
@@ -584,15 +577,15 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.filter = ""
 			return m, m.restart()
 		}
-	case m.mode == modeList && key.Matches(msg, m.keys.Filter):
+	case m.mode == modeList && m.keys.Filter.Matches(msg):
 		m.filtering = true
-	case m.mode == modeList && key.Matches(msg, m.keys.State):
+	case m.mode == modeList && m.keys.State.Matches(msg):
 		m.state = nextState(m.state)
 		return m, m.restart()
-	case m.mode == modeList && key.Matches(msg, m.keys.Sort):
+	case m.mode == modeList && m.keys.Sort.Matches(msg):
 		m.sort = nextSort(m.sort)
 		return m, m.restart()
-	case m.mode == modeList && key.Matches(msg, m.keys.Detail):
+	case m.mode == modeList && m.keys.Detail.Matches(msg):
 		r, ok := p.selected()
 		if !ok {
 			return m, nil
@@ -613,7 +606,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		default:
 			status, verb := auth.StatusDisabled, "Disable"
 			extra := " and revoke all their sessions"
-			if key.Matches(msg, m.keys.Enable) {
+			if m.keys.Enable.Matches(msg) {
 				status, verb, extra = auth.StatusActive, "Enable", ""
 			}
 			m.confirm = &confirmation{userID: m.user.Session.UserID, status: status,
@@ -629,7 +622,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if !ok {
 			return m, nil
 		}
-		if key.Matches(msg, m.keys.RevokeAll) {
+		if m.keys.RevokeAll.Matches(msg) {
 			m.confirm = &confirmation{userID: r.Session.UserID, status: -1,
 				prompt: fmt.Sprintf("Revoke ALL sessions of user %d (%s)? (y/N)", r.Session.UserID, cleanText(r.Nickname))}
 		} else {
@@ -707,12 +700,15 @@ func appendRunes(s string, rs []rune) string {
 	return s
 }
 
+// dropLastGrapheme is backspace in the filter: a family emoji or a flag
+// goes whole. It walks clusters with uax29 (which x/ansi measures with
+// too), not uniseg's Graphemes, whose Next also finds word, sentence and
+// line breaks and so links their tables (about 250 KB) into the binary.
 func dropLastGrapheme(s string) string {
-	g := uniseg.NewGraphemes(s)
+	g := graphemes.FromString(s)
 	last := 0
 	for g.Next() {
-		from, _ := g.Positions()
-		last = from
+		last = g.Start()
 	}
 	return s[:last]
 }

@@ -2,14 +2,12 @@ package inspect
 
 import (
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/muesli/termenv"
@@ -17,16 +15,8 @@ import (
 	"github.com/oactl/oactl/internal/auth"
 )
 
-func TestMain(m *testing.M) {
-	// Golden views and teatest output must not depend on the terminal the
-	// tests run in.
-	lipgloss.SetColorProfile(termenv.Ascii)
-	lipgloss.SetHasDarkBackground(true)
-	os.Exit(m.Run())
-}
-
 func newModel(f *fakeLister, mod func(*Options)) Model {
-	o := Options{Lister: f, Now: func() time.Time { return testNow }, PageSize: 100, Renderer: asciiRenderer()}
+	o := Options{Lister: f, Now: func() time.Time { return testNow }, PageSize: 100, Colors: plainColors()}
 	if mod != nil {
 		mod(&o)
 	}
@@ -35,12 +25,9 @@ func newModel(f *fakeLister, mod func(*Options)) Model {
 	return m
 }
 
-func asciiRenderer() *lipgloss.Renderer {
-	r := lipgloss.NewRenderer(&strings.Builder{})
-	r.SetColorProfile(termenv.Ascii)
-	r.SetHasDarkBackground(true)
-	return r
-}
+// plainColors draws no colour: golden views and teatest output must not
+// depend on the terminal the tests run in.
+func plainColors() *Colors { return &Colors{Profile: termenv.Ascii, Dark: true} }
 
 // drive feeds msg to m and runs the commands it returns synchronously,
 // feeding their messages back, as a tea.Program would.
@@ -438,7 +425,7 @@ func TestReadOnlyRefusesRevoke(t *testing.T) {
 			t.Fatalf("%s changed something in read-only mode: %v %v", k, f.revokes, f.statusCalls)
 		}
 	}
-	if strings.Contains(m.help.View(m.activeKeys()), "disable") {
+	if strings.Contains(m.help(m.activeKeys()), "disable") {
 		t.Error("help offers disable in read-only mode")
 	}
 	m = drive(t, m, keyMsg("d"))
@@ -454,8 +441,24 @@ func TestReadOnlyRefusesRevoke(t *testing.T) {
 	if !strings.Contains(m.View(), "read-only: revoking is disabled") {
 		t.Errorf("no read-only notice:\n%s", m.View())
 	}
-	if strings.Contains(m.help.View(m.keys), "revoke") {
+	if strings.Contains(m.help(m.keys), "revoke") {
 		t.Error("help offers revoke in read-only mode")
+	}
+}
+
+// TestGoldenFullHelp pins the `?` help's columns: keys bold, then their
+// descriptions, each padded to the widest; a column that does not fit
+// becomes " …". Drawn before the inspector dropped bubbles' help model,
+// which drew the same.
+func TestGoldenFullHelp(t *testing.T) {
+	for _, size := range [][2]int{{120, 30}, {64, 24}} {
+		t.Run(strconv.Itoa(size[0])+"x"+strconv.Itoa(size[1]), func(t *testing.T) {
+			m := start(t, newModel(newFake(), nil), size[0], size[1])
+			m = drive(t, m, keyMsg("?"))
+			v := m.View()
+			checkScreen(t, v, size[0], size[1])
+			golden.RequireEqual(t, []byte(v))
+		})
 	}
 }
 
@@ -507,9 +510,8 @@ func TestErrorsAreShown(t *testing.T) {
 }
 
 func TestNoColor(t *testing.T) {
-	colour := lipgloss.NewRenderer(&strings.Builder{})
-	colour.SetColorProfile(termenv.TrueColor)
-	m := start(t, newModel(newFake(), func(o *Options) { o.Renderer = colour }), 120, 40)
+	colour := &Colors{Profile: termenv.TrueColor, Dark: true}
+	m := start(t, newModel(newFake(), func(o *Options) { o.Colors = colour }), 120, 40)
 	if !strings.Contains(m.View(), "\x1b[") {
 		t.Fatal("a colour renderer draws no colour: the NO_COLOR test below would prove nothing")
 	}

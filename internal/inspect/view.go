@@ -6,40 +6,36 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
 
 	"github.com/oactl/oactl/internal/auth"
 )
 
+// styles are the inspector's ways of drawing text, as termenv writes
+// them for the terminal's profile (plain text for termenv.Ascii).
 type styles struct {
-	title, header, selected, dim, warn lipgloss.Style
-	state                              map[auth.SessionState]lipgloss.Style
-	help                               help.Styles
+	title, header, selected, dim, warn, key termenv.Style
+	state                                   map[auth.SessionState]termenv.Style
 }
 
-func newStyles(r *lipgloss.Renderer) styles {
-	grey := lipgloss.AdaptiveColor{Light: "#909090", Dark: "#626262"}
+func newStyles(c Colors) styles {
+	p := c.Profile
+	grey := p.Color("#909090")
+	if c.Dark {
+		grey = p.Color("#626262")
+	}
 	return styles{
-		title:    r.NewStyle().Bold(true),
-		header:   r.NewStyle().Bold(true).Underline(true),
-		selected: r.NewStyle().Reverse(true),
-		dim:      r.NewStyle().Foreground(grey),
-		warn:     r.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
-		state: map[auth.SessionState]lipgloss.Style{
-			auth.StateActive:  r.NewStyle().Foreground(lipgloss.Color("2")),
-			auth.StateExpired: r.NewStyle().Foreground(grey),
-			auth.StateRevoked: r.NewStyle().Foreground(lipgloss.Color("1")),
-		},
-		help: help.Styles{
-			Ellipsis:       r.NewStyle().Foreground(grey),
-			ShortKey:       r.NewStyle().Bold(true),
-			ShortDesc:      r.NewStyle().Foreground(grey),
-			ShortSeparator: r.NewStyle().Foreground(grey),
-			FullKey:        r.NewStyle().Bold(true),
-			FullDesc:       r.NewStyle().Foreground(grey),
-			FullSeparator:  r.NewStyle().Foreground(grey),
+		title:    p.String().Bold(),
+		header:   p.String().Bold().Underline(),
+		selected: p.String().Reverse(),
+		dim:      p.String().Foreground(grey),
+		warn:     p.String().Bold().Foreground(p.Color("3")),
+		key:      p.String().Bold(),
+		state: map[auth.SessionState]termenv.Style{
+			auth.StateActive:  p.String().Foreground(p.Color("2")),
+			auth.StateExpired: p.String().Foreground(grey),
+			auth.StateRevoked: p.String().Foreground(p.Color("1")),
 		},
 	}
 }
@@ -176,13 +172,13 @@ func (m Model) renderRow(cols []column, r auth.SessionRow, selected bool) string
 		}
 		cell := fit(c.cell(r), c.width)
 		if c.title == "STATE" && !selected {
-			cell = m.st.state[r.State].Render(cell)
+			cell = m.st.state[r.State].Styled(cell)
 		}
 		b.WriteString(cell)
 	}
 	line := b.String()
 	if selected {
-		return m.st.selected.Render(line)
+		return m.st.selected.Styled(line)
 	}
 	return line
 }
@@ -196,7 +192,7 @@ func (m Model) renderHeader(cols []column) string {
 		}
 		b.WriteString(fit(c.title, c.width))
 	}
-	return m.st.header.Render(strings.TrimRight(b.String(), " "))
+	return m.st.header.Styled(strings.TrimRight(b.String(), " "))
 }
 
 // bodyHeight is the number of table rows that fit on screen.
@@ -219,16 +215,16 @@ func (m Model) identityLines() []string {
 	id := m.idents
 	switch {
 	case id.err != nil:
-		return []string{m.st.warn.Render("identities: " + oneLine(id.err.Error()))}
+		return []string{m.st.warn.Styled("identities: " + oneLine(id.err.Error()))}
 	case id.list == nil:
 		return nil
 	case len(id.list) == 0:
-		return []string{m.st.dim.Render("no identities: not logged in since apps were recorded")}
+		return []string{m.st.dim.Styled("no identities: not logged in since apps were recorded")}
 	}
 	var out []string
 	for i, x := range id.list {
 		if i == maxIdentityLines-1 && len(id.list) > maxIdentityLines {
-			out = append(out, m.st.dim.Render(fmt.Sprintf("… %d more identities", len(id.list)-i)))
+			out = append(out, m.st.dim.Styled(fmt.Sprintf("… %d more identities", len(id.list)-i)))
 			break
 		}
 		union := auth.MaskOpenID(x.UnionID)
@@ -238,36 +234,6 @@ func (m Model) identityLines() []string {
 		out = append(out, fmt.Sprintf("app %s · openid %s · unionid %s", cleanText(x.AppID), auth.MaskOpenID(x.OpenID), union))
 	}
 	return out
-}
-
-// helpView is the help, each line cut to the width: bubbles' short help
-// adds its last key in full when not even its "…" would fit.
-func (m Model) helpView() string {
-	lines := strings.Split(m.help.View(m.activeKeys()), "\n")
-	for i, l := range lines {
-		lines[i] = cut(l, m.width)
-	}
-	return strings.Join(lines, "\n")
-}
-
-func (m Model) helpHeight() int {
-	return strings.Count(m.helpView(), "\n") + 1
-}
-
-// activeKeys is the key map help shows: the list-only keys are left out
-// of a user's detail.
-func (m Model) activeKeys() KeyMap {
-	k := m.keys
-	if m.mode == modeDetail {
-		k.Filter.SetEnabled(false)
-		k.State.SetEnabled(false)
-		k.Sort.SetEnabled(false)
-		k.Detail.SetEnabled(false)
-	} else {
-		k.Disable.SetEnabled(false)
-		k.Enable.SetEnabled(false)
-	}
-	return k
 }
 
 // View renders the screen.
@@ -280,16 +246,16 @@ func (m Model) View() string {
 	detail := m.mode == modeDetail
 	if detail {
 		p = &m.detail
-		top = m.st.title.Render(fmt.Sprintf("User %d · %s · %s", m.user.Session.UserID,
+		top = m.st.title.Styled(fmt.Sprintf("User %d · %s · %s", m.user.Session.UserID,
 			cleanText(m.user.Nickname), auth.MaskOpenID(m.user.OpenID))) + m.accountLabel()
 		second = fmt.Sprintf("%d session%s loaded%s · esc back", len(p.rows), Plural(int64(len(p.rows))), moreMark(p))
 	} else {
 		// The database last: a long file path is what a narrow terminal
 		// cuts.
-		top = m.st.title.Render("oactl sessions") + fmt.Sprintf(" · %s, %d loaded%s · state: %s · sort: %s",
+		top = m.st.title.Styled("oactl sessions") + fmt.Sprintf(" · %s, %d loaded%s · state: %s · sort: %s",
 			m.totalLabel(), len(p.rows), moreMark(p), m.state, sortLabel(m.sort)) + m.databaseLabel()
 		if m.opts.ReadOnly {
-			top += " · " + m.st.warn.Render("read-only")
+			top += " · " + m.st.warn.Styled("read-only")
 		}
 		switch {
 		case m.filtering:
@@ -297,7 +263,7 @@ func (m Model) View() string {
 		case m.filter != "":
 			second = "filter: " + cleanText(m.filter) + " (/ edit, esc clear)"
 		default:
-			second = m.st.dim.Render("/ to filter by nickname, openid or user id")
+			second = m.st.dim.Styled("/ to filter by nickname, openid or user id")
 		}
 	}
 	cols := m.columns(detail)
@@ -314,7 +280,7 @@ func (m Model) View() string {
 	}
 	switch {
 	case p.err != nil:
-		lines = append(lines, cut(m.st.warn.Render("error: "+oneLine(p.err.Error())), m.width))
+		lines = append(lines, cut(m.st.warn.Styled("error: "+oneLine(p.err.Error())), m.width))
 	case len(p.rows) == 0 && p.loading:
 		lines = append(lines, "  loading…")
 	case len(p.rows) == 0:
@@ -327,7 +293,7 @@ func (m Model) View() string {
 	lines = lines[:head+h]
 	status := m.status
 	if m.confirm != nil {
-		status = m.st.warn.Render(m.confirm.prompt)
+		status = m.st.warn.Styled(m.confirm.prompt)
 	} else if p.loading && len(p.rows) > 0 {
 		status = strings.TrimSpace(status + " loading…")
 	}
@@ -347,7 +313,7 @@ func (m Model) databaseLabel() string {
 func (m Model) totalLabel() string {
 	switch {
 	case m.total.err != nil:
-		return m.st.warn.Render("count failed")
+		return m.st.warn.Styled("count failed")
 	case !m.total.loaded:
 		return "… sessions"
 	}
@@ -361,16 +327,16 @@ func (m Model) accountLabel() string {
 	case m.opts.Accounts == nil:
 		return ""
 	case a.err != nil:
-		return " · " + m.st.warn.Render("state: "+oneLine(a.err.Error()))
+		return " · " + m.st.warn.Styled("state: "+oneLine(a.err.Error()))
 	case !a.loaded:
 		return " · state: …"
 	}
 	st := a.user.State()
 	label := "state: " + string(st)
 	if st != auth.UserActive {
-		return " · " + m.st.warn.Render(strings.ToUpper(label))
+		return " · " + m.st.warn.Styled(strings.ToUpper(label))
 	}
-	return " · " + m.st.state[auth.StateActive].Render(label)
+	return " · " + m.st.state[auth.StateActive].Styled(label)
 }
 
 func cut(s string, w int) string {
