@@ -80,6 +80,10 @@ func (s TimeIn) parse(text string, loc *time.Location) error {
 		*s.Dst = time.Time{}
 		return nil
 	}
+	if t, ok := parseTimeLayout(text, loc); ok {
+		*s.Dst = t
+		return nil
+	}
 	for _, layout := range []string{timeLayout, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, text, loc); err == nil {
 			*s.Dst = t
@@ -94,6 +98,40 @@ func (s TimeIn) parse(text string, loc *time.Location) error {
 		}
 	}
 	return fmt.Errorf("scan datetime: cannot parse %q", text)
+}
+
+// parseTimeLayout reads text written in timeLayout ("2006-01-02
+// 15:04:05", what oactl writes) without time.Parse: an authenticated
+// request reads four such columns. Anything else is left to time.Parse.
+func parseTimeLayout(text string, loc *time.Location) (time.Time, bool) {
+	if len(text) != len(timeLayout) || text[4] != '-' || text[7] != '-' || text[10] != ' ' || text[13] != ':' || text[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range []byte(text[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
+		month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc)
+	if t.Day() != day {
+		return time.Time{}, false // 2026-02-30 and the like: time.Parse refuses them too
+	}
+	return t, true
 }
 
 // mysqlRetryable are the error numbers after which the whole transaction

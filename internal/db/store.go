@@ -391,11 +391,24 @@ func (d *DB) insertUser(ctx context.Context, tx *sqlx.Tx, rec auth.LoginRecord, 
 // requestSessionSQL reads what a request needs of a token's session and
 // user (see auth.Store.SessionByTokenHash), and nothing more: every
 // authenticated request runs it, and a column not read is one the server
-// neither fetches nor the driver converts (on SQLite the datetimes are
-// parsed from text).
-const requestSessionSQL = `SELECT s.id, s.created_at, s.expires_at, s.last_seen_at, s.revoked_at, s.appid,
+// neither fetches nor the driver converts. On SQLite the datetimes are
+// read as text: modernc's driver parses a DATETIME column by trying its
+// layouts in turn (two parses and an error value per column here), while
+// TimeIn reads our one layout directly.
+var requestSessionSQL = map[Dialect]string{MySQL: requestSession(false), SQLite: requestSession(true)}
+
+func requestSession(timesAsText bool) string {
+	t := func(col string) string {
+		if timesAsText {
+			return "CAST(" + col + " AS TEXT)"
+		}
+		return col
+	}
+	return `SELECT s.id, ` + t("s.created_at") + `, ` + t("s.expires_at") + `, ` + t("s.last_seen_at") + `, ` +
+		t("s.revoked_at") + `, s.appid,
 	u.id, u.nickname, u.avatar, u.gender, u.mobile, u.weixin_openid, u.status, COALESCE(u.deleted, 0)
 	FROM wx_session s JOIN wx_user u ON u.id = s.user_id WHERE s.token_hash = ?`
+}
 
 // SessionByTokenHash returns a session and its user in one indexed read,
 // with the fields auth.Store names. Expiry and revocation are the
@@ -404,7 +417,7 @@ func (d *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Ses
 	s := auth.Session{TokenHash: tokenHash}
 	var u auth.User
 	var deleted int
-	stmt, err := d.hot.get(ctx, d.r, requestSessionSQL)
+	stmt, err := d.hot.get(ctx, d.r, requestSessionSQL[d.cfg.Dialect])
 	if err == nil {
 		err = stmt.QueryRowContext(ctx, tokenHash).Scan(&s.ID,
 			TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC}, TimeIn{&s.LastSeenAt, time.UTC},
