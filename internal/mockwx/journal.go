@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -160,42 +158,4 @@ func (s *Server) wrap(journaled bool, api string, fn handlerFunc) http.Handler {
 		}()
 		fn(rec, r)
 	})
-}
-
-// secretParams are the query parameters whose values never reach a log
-// line or the journal.
-var secretParams = map[string]bool{
-	"secret": true, "js_code": true, "access_token": true, "session_key": true,
-	"code": true, "signature": true,
-}
-
-// redactQuery replaces the values of secret parameters, working on the raw
-// text so that a malformed query string is redacted too.
-func redactQuery(q string) string {
-	if q == "" {
-		return ""
-	}
-	if len(q) > 512 {
-		q = q[:512] // a log line is no place for a 100 kB query
-	}
-	var b strings.Builder
-	for i, part := range strings.Split(q, "&") {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		k, _, hasV := strings.Cut(part, "=")
-		name := k
-		if u, err := url.QueryUnescape(k); err == nil {
-			name = u
-		}
-		if secretParams[strings.ToLower(name)] {
-			b.WriteString(k)
-			if hasV {
-				b.WriteString("=REDACTED")
-			}
-			continue
-		}
-		b.WriteString(part)
-	}
-	return b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -69,13 +68,6 @@ func writeRaw(w *recorder, status int, contentType string, body []byte) {
 func wxError(w *recorder, contentType string, code int) {
 	w.errcode = code
 	writeRaw(w, http.StatusOK, contentType, errBody(code))
-}
-
-// parseQuery keeps whatever pairs parse: WeChat does not reject a query
-// for one bad pair, it reports the parameter it then misses.
-func parseQuery(r *http.Request) url.Values {
-	q, _ := url.ParseQuery(r.URL.RawQuery)
-	return q
 }
 
 // sleep waits d of wall time, or until the client goes away.
