@@ -12,28 +12,6 @@ import (
 	"time"
 )
 
-func TestCodeStoreIsBoundedByTheWindow(t *testing.T) {
-	ttl := time.Minute
-	s := newCodeStore(ttl)
-	now := time.Unix(0, 0)
-	step := 2 * ttl / 1000 // 1000 codes per 2×ttl window
-	maxLen, maxQueue := 0, 0
-	for i := range 200_000 {
-		now = now.Add(step)
-		if e := s.use(keyOf("code", "", "u."+strconv.Itoa(i)), now); e != 0 {
-			t.Fatalf("fresh code %d: errcode %d", i, e)
-		}
-		maxLen = max(maxLen, s.len())
-		maxQueue = max(maxQueue, len(s.queue)-s.head, cap(s.queue))
-	}
-	if maxLen > 1001 {
-		t.Errorf("store held %d codes, window is 1000", maxLen)
-	}
-	if maxQueue > 5000 {
-		t.Errorf("queue grew to %d slots for a window of 1000", maxQueue)
-	}
-}
-
 func TestParseCode(t *testing.T) {
 	ok := map[string]parsedCode{
 		"alice":               {user: "alice"},

@@ -131,7 +131,7 @@ func (s *Server) mockLogin(w *recorder, r *http.Request) {
 	s.mintSeq++
 	sum := s.mac.sum("mint\n", strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.mintSeq, 10))
 	code := req.User + ".m" + strconv.FormatUint(s.mintSeq, 36) + fmt.Sprintf("%x", sum[:6])
-	s.codes.mint(keyOf("code", "", code), now)
+	s.codes.mint(s.codes.key("code", code), now)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"code": code})
 }

@@ -230,7 +230,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	}
 	w.user = pc.user
 	now := s.now()
-	k := keyOf("code", "", code)
+	k := s.codes.key("code", code)
 	s.mu.Lock()
 	e := s.codes.use(k, now)
 	beh := s.behaviourOf(pc.user)
@@ -339,7 +339,7 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 	}
 	now := s.now()
 	s.mu.Lock()
-	e := s.codes.use(keyOf("phone", "", req.Code), now)
+	e := s.codes.use(s.codes.key("phone", req.Code), now)
 	p, registered := s.phones[pc.user]
 	beh := s.behaviourOf(pc.user)
 	s.mu.Unlock()
