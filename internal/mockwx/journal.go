@@ -127,7 +127,7 @@ func (s *Server) wrap(journaled bool, api string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody { // nothing to cap on a GET
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		defer func() {

@@ -49,6 +49,7 @@ func (s *Server) setFaults(f Faults) {
 	s.mu.Lock()
 	s.faults = f
 	s.faultRNG = mrand.New(mrand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+	s.faultsOn.Store(f.active())
 	s.mu.Unlock()
 }
 
@@ -63,7 +64,7 @@ func writeJSON(w *recorder, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
 	}
-	writeRaw(w, status, "application/json", append(b, '\n'))
+	writeRaw(w, status, ctHelper, append(b, '\n'))
 }
 
 // validUser accepts what a code body can name: 1..64 printable ASCII bytes

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,8 +79,11 @@ type Server struct {
 	riskSeq    uint64
 	faults     Faults
 	faultRNG   *mrand.Rand
-	journal    *journal
-	apis       map[string]bool // the names /__mock/journal and /__mock/calls filter on
+	// faultsOn is faults.active(), read without s.mu: every WeChat call
+	// asks, and almost always there are none.
+	faultsOn atomic.Bool
+	journal  *journal
+	apis     map[string]bool // the names /__mock/journal and /__mock/calls filter on
 }
 
 type userEntry struct {

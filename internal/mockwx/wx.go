@@ -51,23 +51,38 @@ func errBody(code int) []byte {
 	return append(b, '}')
 }
 
-const (
-	ctText = "text/plain"
-	ctJSON = "application/json; encoding=utf-8"
+// contentType is a Content-Type header value ready to assign: every
+// answer sets one, and Header.Set would canonicalise the name and make a
+// one-element slice each time. net/http only reads header slices (Add
+// appends to a full slice, which copies), so these are shared.
+type contentType []string
+
+var (
+	ctText   = contentType{"text/plain"}                       // jscode2session, as WeChat
+	ctJSON   = contentType{"application/json; encoding=utf-8"} // the other WeChat APIs
+	ctHelper = contentType{"application/json"}                 // the /__mock/ helpers
+	ctHTML   = contentType{"text/html"}                        // an http<status>~ page
 )
 
-func writeRaw(w *recorder, status int, contentType string, body []byte) {
+// unbufferedBody is the size beyond which net/http stops buffering an
+// answer and would send it chunked (its bufferBeforeChunkingSize): below
+// it, net/http writes the Content-Length itself once the handler returns.
+const unbufferedBody = 2048
+
+func writeRaw(w *recorder, status int, ct contentType, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = ct
+	if len(body) > unbufferedBody {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
 // wxError answers errcode code, HTTP 200, as WeChat does.
-func wxError(w *recorder, contentType string, code int) {
+func wxError(w *recorder, ct contentType, code int) {
 	w.errcode = code
-	writeRaw(w, http.StatusOK, contentType, errBody(code))
+	writeRaw(w, http.StatusOK, ct, errBody(code))
 }
 
 // sleep waits d of wall time, or until the client goes away.
@@ -87,7 +102,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // applyFaults injects the /__mock/faults settings into a WeChat API call.
 // It reports false when the request has been answered (or abandoned).
-func (s *Server) applyFaults(w *recorder, r *http.Request, contentType string) bool {
+func (s *Server) applyFaults(w *recorder, r *http.Request, ct contentType) bool {
+	if !s.faultsOn.Load() {
+		return true
+	}
 	s.mu.Lock()
 	f := s.faults
 	var delay time.Duration
@@ -106,7 +124,7 @@ func (s *Server) applyFaults(w *recorder, r *http.Request, contentType string) b
 	}
 	if fail {
 		w.note = "fault"
-		wxError(w, contentType, f.errcode())
+		wxError(w, ct, f.errcode())
 		return false
 	}
 	return true
@@ -160,18 +178,18 @@ func drop(w *recorder) {
 
 // finish writes a pending answer built by directives; ok is the success
 // body, used when no directive replaced it.
-func finish(w *recorder, a answer, contentType string, ok []byte) {
+func finish(w *recorder, a answer, ct contentType, ok []byte) {
 	switch {
 	case a.garbage:
 		w.note = "garbage"
-		writeRaw(w, a.status, contentType, []byte(`{"errcode":0,"openid":"o`))
+		writeRaw(w, a.status, ct, []byte(`{"errcode":0,"openid":"o`))
 	case a.errcode != 0:
 		w.errcode = a.errcode
-		writeRaw(w, a.status, contentType, errBody(a.errcode))
+		writeRaw(w, a.status, ct, errBody(a.errcode))
 	case a.status != http.StatusOK:
-		writeRaw(w, a.status, "text/html", []byte("<html><body>mockwx: HTTP "+strconv.Itoa(a.status)+"</body></html>"))
+		writeRaw(w, a.status, ctHTML, []byte("<html><body>mockwx: HTTP "+strconv.Itoa(a.status)+"</body></html>"))
 	default:
-		writeRaw(w, http.StatusOK, contentType, ok)
+		writeRaw(w, http.StatusOK, ct, ok)
 	}
 }
 
