@@ -2,6 +2,7 @@ package mockwx
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -203,5 +204,71 @@ func BenchmarkBehaviourMemory(b *testing.B) {
 		b.ReportMetric(used/(1<<20), "heapMiB@1M")
 		b.ReportMetric(used/1_000_000, "bytes/user")
 		runtime.KeepAlive(s)
+	}
+}
+
+// TestLoginFastPathAnswersAsTheMux sends the same requests through
+// ServeHTTP (which answers jscode2session without the mux) and through
+// the mux alone, each to its own fresh server, and wants the same answers.
+func TestLoginFastPathAnswersAsTheMux(t *testing.T) {
+	q := "?appid=wx1&secret=s&js_code=alice.1&grant_type=authorization_code"
+	for _, tc := range []struct{ method, target string }{
+		{"GET", "/sns/jscode2session" + q},
+		{"HEAD", "/sns/jscode2session" + q},
+		{"POST", "/sns/jscode2session" + q},
+		{"PUT", "/sns/jscode2session" + q},
+		{"GET", "/sns/jscode2session/" + q},
+		{"GET", "/sns/jscode2session"},
+		{"GET", "/sns/%6Ascode2session" + q},
+		{"GET", "/sns//jscode2session" + q},
+		{"GET", "/SNS/jscode2session" + q},
+	} {
+		answer := func(h func(*Server) http.Handler) (int, string, string) {
+			s := New(Config{})
+			rec := httptest.NewRecorder()
+			h(s).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+			return rec.Code, rec.Header().Get("Content-Type"), rec.Body.String()
+		}
+		c1, t1, b1 := answer(func(s *Server) http.Handler { return s })
+		c2, t2, b2 := answer(func(s *Server) http.Handler { return s.mux })
+		if c1 != c2 || t1 != t2 || b1 != b2 {
+			t.Errorf("%s %s: ServeHTTP %d %q %s, the mux %d %q %s", tc.method, tc.target, c1, t1, b1, c2, t2, b2)
+		}
+	}
+}
+
+// TestLogLine checks the one line a request writes: its fields at info,
+// and the redacted query string only when the log shows debug lines.
+func TestLogLine(t *testing.T) {
+	target := "/sns/jscode2session?appid=wx1&secret=topsecret&js_code=alice.secretcode&grant_type=authorization_code"
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug, slog.LevelWarn} {
+		var buf strings.Builder
+		s := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))})
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if level == slog.LevelWarn {
+			if buf.Len() != 0 {
+				t.Errorf("at warn: %q", buf.String())
+			}
+			continue
+		}
+		if len(lines) != 2 {
+			t.Fatalf("at %v: %d lines, want one per request: %q", level, len(lines), buf.String())
+		}
+		want := []string{"level=INFO msg=request method=GET path=/sns/jscode2session status=200 errcode=0 appid=wx1 user=alice ms=",
+			"level=INFO msg=request method=GET path=/sns/jscode2session status=200 errcode=40163 appid=wx1 user=alice ms="}
+		for i, line := range lines {
+			if !strings.Contains(line, want[i]) {
+				t.Errorf("at %v, line %d: %q, want it to hold %q", level, i, line, want[i])
+			}
+			if strings.Contains(line, "topsecret") || strings.Contains(line, "secretcode") {
+				t.Errorf("at %v: a secret in %q", level, line)
+			}
+			hasQuery := strings.HasSuffix(line, ` query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`)
+			if hasQuery != (level == slog.LevelDebug) {
+				t.Errorf("at %v: %q", level, line)
+			}
+		}
 	}
 }

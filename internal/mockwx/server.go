@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,10 +61,12 @@ type App struct{ ID, Secret string }
 // Server is the fake WeChat. It holds all of its state, so several can run
 // in one process (tests, `oactl dev`).
 type Server struct {
-	cfg  Config
-	mac  macer
-	mux  *http.ServeMux
-	rand io.Reader // for open-data ivs
+	cfg Config
+	mac macer
+	mux *http.ServeMux
+	// login is the mux's handler of loginPattern (see ServeHTTP).
+	login http.Handler
+	rand  io.Reader // for open-data ivs
 
 	mu         sync.Mutex
 	codes      *codeStore
@@ -132,6 +135,12 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// The route every login calls.
+const (
+	loginPath    = "/sns/jscode2session"
+	loginPattern = "GET " + loginPath
+)
+
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	s.mux = m
@@ -148,7 +157,8 @@ func (s *Server) routes() {
 		}
 		m.Handle(pattern, s.wrap(journaled, api, fn))
 	}
-	h("GET /sns/jscode2session", true, s.jscode2session)
+	h(loginPattern, true, s.jscode2session)
+	s.login, _ = m.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: loginPath}})
 	h("GET /cgi-bin/token", true, s.cgiToken)
 	h("POST /cgi-bin/stable_token", true, s.stableToken)
 	h("GET /wxa/checksession", true, s.checkSession)
@@ -179,6 +189,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = io.WriteString(w, `{"errcode":-1,"errmsg":"mockwx: /__mock/ answers only Host localhost or an IP address"}`)
+		return
+	}
+	// Every login asks for jscode2session: answer it without the mux's
+	// pattern matching (a tenth of the handler's CPU, measured with
+	// BenchmarkHandlerVsBare). The handler is the one the mux holds, so
+	// both paths answer alike; the mux's pattern also matches HEAD.
+	if r.URL.Path == loginPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		s.login.ServeHTTP(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
