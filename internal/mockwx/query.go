@@ -30,22 +30,39 @@ func parseQuery(r *http.Request) query {
 
 // Get returns the first value of name, "" if there is none.
 func (q query) Get(name string) string {
-	rest := string(q)
-	for rest != "" {
+	var v [1]string
+	q.gets(v[:], name)
+	return v[0]
+}
+
+// gets sets dst[i] to what Get(names[i]) would return, in one scan of the
+// text (at most 64 names).
+func (q query) gets(dst []string, names ...string) {
+	var found uint64
+	all := uint64(1)<<len(names) - 1
+	for rest := string(q); rest != "" && found != all; {
 		var pair string
 		pair, rest, _ = strings.Cut(rest, "&")
 		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		if k, ok := queryUnescape(k); !ok || k != name {
+		k, ok := queryUnescape(k)
+		if !ok {
 			continue
 		}
-		if v, ok := queryUnescape(v); ok {
-			return v
+		for i, name := range names { // a name given twice gets the same value
+			if found&(1<<i) != 0 || k != name {
+				continue
+			}
+			v, ok := queryUnescape(v)
+			if !ok {
+				break
+			}
+			dst[i] = v
+			found |= 1 << i
 		}
 	}
-	return ""
 }
 
 // queryUnescape is url.QueryUnescape without its allocation for the usual

@@ -44,6 +44,13 @@ func TestQueryGetReadsAsParseQuery(t *testing.T) {
 				t.Errorf("query %.60q: Get(%q) = %q, url.ParseQuery says %q", raw, name, got, want.Get(name))
 			}
 		}
+		got := make([]string, len(queryNames))
+		q.gets(got, queryNames...)
+		for i, name := range queryNames {
+			if got[i] != want.Get(name) {
+				t.Errorf("query %.60q: gets(%q) = %q, url.ParseQuery says %q", raw, name, got[i], want.Get(name))
+			}
+		}
 	}
 }
 
@@ -57,9 +64,18 @@ func FuzzQueryGet(f *testing.F) {
 		if strings.Count(raw, "&") >= maxQueryParams {
 			q = ""
 		}
-		for _, n := range append(queryNames, name) {
+		names := append(queryNames, name)
+		for _, n := range names {
 			if got := q.Get(n); got != want.Get(n) {
 				t.Fatalf("query %q: Get(%q) = %q, url.ParseQuery says %q", raw, n, got, want.Get(n))
+			}
+		}
+		// All of them in one scan, as jscode2session reads its four.
+		got := make([]string, len(names))
+		q.gets(got, names...)
+		for i, n := range names {
+			if got[i] != want.Get(n) {
+				t.Fatalf("query %q: gets(%q) = %q, url.ParseQuery says %q", raw, n, got[i], want.Get(n))
 			}
 		}
 	})

@@ -64,6 +64,8 @@ type Server struct {
 	cfg Config
 	mac macer
 	mux *http.ServeMux
+	// wallClock: cfg.Now is time.Now (see clock).
+	wallClock bool
 	// login is the mux's handler of loginPattern (see ServeHTTP).
 	login http.Handler
 	rand  io.Reader // for open-data ivs
@@ -108,7 +110,8 @@ func New(cfg Config) *Server {
 	if cfg.JournalSize <= 0 {
 		cfg.JournalSize = DefaultJournalSize
 	}
-	if cfg.Now == nil {
+	wallClock := cfg.Now == nil
+	if wallClock {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
@@ -116,6 +119,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg:        cfg,
+		wallClock:  wallClock,
 		mac:        newMacer(cfg.Seed),
 		rand:       rand.Reader,
 		codes:      newCodeStore(cfg.CodeTTL),
@@ -217,3 +221,12 @@ func LocalHost(host string) bool {
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// clock is s.now(), given a wall-clock reading just taken: it is that
+// reading unless Config.Now injects another clock.
+func (s *Server) clock(wall time.Time) time.Time {
+	if s.wallClock {
+		return wall
+	}
+	return s.cfg.Now()
+}

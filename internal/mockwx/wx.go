@@ -226,8 +226,9 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	if !s.applyFaults(w, r, ctText) {
 		return
 	}
-	q := parseQuery(r)
-	appid, secret, code := q.Get("appid"), q.Get("secret"), q.Get("js_code")
+	var v [4]string
+	parseQuery(r).gets(v[:], "appid", "secret", "js_code", "grant_type")
+	appid, secret, code, grantType := v[0], v[1], v[2], v[3]
 	w.appid = appid
 	if e := s.checkApp(appid, secret); e != 0 {
 		wxError(w, ctText, e)
@@ -237,7 +238,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		wxError(w, ctText, 41008)
 		return
 	}
-	if gt := q.Get("grant_type"); gt != "" && gt != "authorization_code" {
+	if grantType != "" && grantType != "authorization_code" {
 		wxError(w, ctText, 40002)
 		return
 	}
