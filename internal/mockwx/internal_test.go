@@ -272,3 +272,39 @@ func TestLogLine(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenIDMemo logs users in again and again under two appids: the
+// memoised openid is the one the spec's formula gives, per appid, and the
+// memo starts over when full.
+func TestOpenIDMemo(t *testing.T) {
+	s := New(Config{})
+	login := func(appid, code string) string {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/sns/jscode2session?appid="+appid+"&secret=s&js_code="+code, nil))
+		return rec.Body.String()
+	}
+	for i := range 3 {
+		for _, appid := range []string{"wxa", "wxb"} {
+			for _, user := range []string{"alice", "bob"} {
+				body := login(appid, user+"."+appid+strconv.Itoa(i))
+				if want := `"openid":"` + OpenID(DefaultSeed, appid, user) + `"`; !strings.Contains(body, want) {
+					t.Errorf("login %d of %s under %s: %s, want %s", i, user, appid, body, want)
+				}
+			}
+		}
+	}
+	if len(s.openIDs) != 4 {
+		t.Errorf("memo holds %d openids, want 4", len(s.openIDs))
+	}
+	s.mu.Lock()
+	for i := len(s.openIDs); i < maxUsers; i++ {
+		s.openIDs[idKey{"wxz", strconv.Itoa(i)}] = "o-not-this-one"
+	}
+	s.mu.Unlock()
+	if body := login("wxa", "carol.1"); !strings.Contains(body, OpenID(DefaultSeed, "wxa", "carol")) {
+		t.Errorf("login with a full memo: %s", body)
+	}
+	if len(s.openIDs) != 1 {
+		t.Errorf("a full memo holds %d openids after one more login, want 1 (it starts over)", len(s.openIDs))
+	}
+}

@@ -72,6 +72,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	codes      *codeStore
+	openIDs    map[idKey]string      // see rememberOpenID
 	users      map[string]*userEntry // by openid
 	userFIFO   []string              // openids in first-login order, for eviction
 	phones     map[string]phone      // by user
@@ -123,6 +124,7 @@ func New(cfg Config) *Server {
 		mac:        newMacer(cfg.Seed),
 		rand:       rand.Reader,
 		codes:      newCodeStore(cfg.CodeTTL),
+		openIDs:    make(map[idKey]string),
 		users:      make(map[string]*userEntry),
 		phones:     make(map[string]phone),
 		behaviours: make(map[uint64]behaviour),
