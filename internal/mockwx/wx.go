@@ -249,7 +249,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		return
 	}
 	w.user = pc.user
-	now := s.now()
+	now := s.clock(w.start)
 	k := s.codes.key("code", code)
 	s.mu.Lock()
 	e := s.codes.use(k, now)
@@ -279,8 +279,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	}
 	key = s.setSessionKey(openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
 	s.mu.Unlock()
-	b := make([]byte, 0, 128)
-	b = append(b, `{"session_key":"`...)
+	b := append(w.buf[:0], `{"session_key":"`...)
 	b = append(b, key...)
 	b = append(b, `","openid":"`...)
 	b = append(b, openid...)
