@@ -150,7 +150,8 @@ func (s *Server) wrap(journaled bool, api string, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := getRecorder(w, start)
-		defer putRecorder(rec) // runs last, after the line and the entry
+		// Deferred first, so it runs last: after the log line and the entry.
+		defer putRecorder(rec)
 		if r.Body != nil && r.Body != http.NoBody { // nothing to cap on a GET
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
