@@ -20,8 +20,9 @@ type query string
 // which it parses nothing), so both read the same query the same way.
 const maxQueryParams = 10_000
 
-func parseQuery(r *http.Request) query {
-	raw := r.URL.RawQuery
+func parseQuery(r *http.Request) query { return queryOf(r.URL.RawQuery) }
+
+func queryOf(raw string) query {
 	if strings.Count(raw, "&") >= maxQueryParams {
 		return ""
 	}

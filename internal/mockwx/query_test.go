@@ -1,6 +1,7 @@
 package mockwx
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -32,24 +33,29 @@ var queryCases = []string{
 
 var queryNames = []string{"appid", "secret", "js_code", "grant_type", "js code", "APPID", "", "x"}
 
+// readsAsParseQuery reports the first name that Get, or gets of all the
+// names in one scan (as jscode2session reads its four), reads otherwise
+// than url.ParseQuery(raw).Get.
+func readsAsParseQuery(raw string, names []string) error {
+	want, _ := url.ParseQuery(raw)
+	q := queryOf(raw)
+	got := make([]string, len(names))
+	q.gets(got, names...)
+	for i, name := range names {
+		if g := q.Get(name); g != want.Get(name) {
+			return fmt.Errorf("query %.60q: Get(%q) = %q, url.ParseQuery says %q", raw, name, g, want.Get(name))
+		}
+		if got[i] != want.Get(name) {
+			return fmt.Errorf("query %.60q: gets(%q) = %q, url.ParseQuery says %q", raw, name, got[i], want.Get(name))
+		}
+	}
+	return nil
+}
+
 func TestQueryGetReadsAsParseQuery(t *testing.T) {
 	for _, raw := range queryCases {
-		want, _ := url.ParseQuery(raw)
-		q := query(raw)
-		if strings.Count(raw, "&") >= maxQueryParams {
-			q = ""
-		}
-		for _, name := range queryNames {
-			if got := q.Get(name); got != want.Get(name) {
-				t.Errorf("query %.60q: Get(%q) = %q, url.ParseQuery says %q", raw, name, got, want.Get(name))
-			}
-		}
-		got := make([]string, len(queryNames))
-		q.gets(got, queryNames...)
-		for i, name := range queryNames {
-			if got[i] != want.Get(name) {
-				t.Errorf("query %.60q: gets(%q) = %q, url.ParseQuery says %q", raw, name, got[i], want.Get(name))
-			}
+		if err := readsAsParseQuery(raw, queryNames); err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -59,24 +65,8 @@ func FuzzQueryGet(f *testing.F) {
 		f.Add(raw, "appid")
 	}
 	f.Fuzz(func(t *testing.T, raw, name string) {
-		want, _ := url.ParseQuery(raw)
-		q := query(raw)
-		if strings.Count(raw, "&") >= maxQueryParams {
-			q = ""
-		}
-		names := append(queryNames, name)
-		for _, n := range names {
-			if got := q.Get(n); got != want.Get(n) {
-				t.Fatalf("query %q: Get(%q) = %q, url.ParseQuery says %q", raw, n, got, want.Get(n))
-			}
-		}
-		// All of them in one scan, as jscode2session reads its four.
-		got := make([]string, len(names))
-		q.gets(got, names...)
-		for i, n := range names {
-			if got[i] != want.Get(n) {
-				t.Fatalf("query %q: gets(%q) = %q, url.ParseQuery says %q", raw, n, got[i], want.Get(n))
-			}
+		if err := readsAsParseQuery(raw, append(queryNames, name)); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
