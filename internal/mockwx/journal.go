@@ -180,13 +180,18 @@ func (s *Server) wrap(journaled bool, api string, fn handlerFunc) http.Handler {
 	})
 }
 
-// logRequest writes the request's log line. Two choices keep it cheap
-// (measured with BenchmarkHandlerVsBare; the line was half of
-// jscode2session's own CPU):
-//   - the redacted query string is there only when the log shows debug
-//     lines: quoting it was 40% of the line's cost, and what it holds that
-//     the line does not (grant_type, which parameters were sent) is rarely
-//     what a tester needs; a failure's errcode names a missing parameter;
+// logRequest writes the request's log line: path, status, errcode, user
+// and ms, and with debug lines on, the method, the appid and the redacted
+// query string too. The line was half of jscode2session's own CPU
+// (measured with BenchmarkHandlerVsBare and under wrk, docs/PERFORMANCE.md),
+// hence three choices:
+//   - the query string only at debug: quoting it was 40% of the line's
+//     cost, and what it holds that the line does not (grant_type, which
+//     parameters were sent) is rarely what a tester needs; a failure's
+//     errcode names a missing parameter;
+//   - five attributes at info, the number a slog.Record holds without an
+//     allocation (a sixth costs a quarter of the line); the method and the
+//     appid are in the journal;
 //   - the record goes to the handler directly: Logger.LogAttrs walks the
 //     stack for the caller's address on every call, which a line without
 //     source never prints.
@@ -198,15 +203,14 @@ func (s *Server) logRequest(end time.Time, r *http.Request, rec *recorder, statu
 	}
 	line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
 	line.AddAttrs(
-		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int("errcode", rec.errcode),
-		slog.String("appid", rec.appid),
 		slog.String("user", rec.user),
 		slog.Int64("ms", ms))
 	if h.Enabled(ctx, slog.LevelDebug) {
-		line.AddAttrs(slog.String("query", redactQuery(r.URL.RawQuery)))
+		line.AddAttrs(slog.String("method", r.Method), slog.String("appid", rec.appid),
+			slog.String("query", redactQuery(r.URL.RawQuery)))
 	}
 	_ = h.Handle(ctx, line)
 }
