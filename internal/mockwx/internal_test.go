@@ -274,10 +274,11 @@ func TestLogLine(t *testing.T) {
 	}
 }
 
-// TestOpenIDMemo logs users in again and again under two appids: the
-// memoised openid is the one the spec's formula gives, per appid, and the
-// memo starts over when full.
-func TestOpenIDMemo(t *testing.T) {
+// TestUsersByName logs users in again and again under two appids: the
+// openid a returning user's entry brings is the one the spec's formula
+// gives, per appid; beyond maxUsers the oldest user leaves both indexes,
+// and an entry found before it was forgotten is not brought back.
+func TestUsersByName(t *testing.T) {
 	s := New(Config{})
 	login := func(appid, code string) string {
 		rec := httptest.NewRecorder()
@@ -294,18 +295,37 @@ func TestOpenIDMemo(t *testing.T) {
 			}
 		}
 	}
-	if len(s.openIDs) != 4 {
-		t.Errorf("memo holds %d openids, want 4", len(s.openIDs))
+	if len(s.users) != 4 || len(s.byName) != 4 {
+		t.Fatalf("%d users by openid, %d by name, want 4 and 4", len(s.users), len(s.byName))
 	}
+	for openid, u := range s.users {
+		if s.byName[idKey{u.appid, u.user}] != u || u.openid != openid {
+			t.Errorf("user %+v is not the same entry in both indexes", u)
+		}
+	}
+
+	first := s.byName[idKey{"wxa", "alice"}]
 	s.mu.Lock()
-	for i := len(s.openIDs); i < maxUsers; i++ {
-		s.openIDs[idKey{"wxz", strconv.Itoa(i)}] = "o-not-this-one"
+	for i := len(s.users); i < maxUsers+1; i++ {
+		user := "u" + strconv.Itoa(i)
+		s.setSessionKey(nil, OpenID(DefaultSeed, "wxz", user), "wxz", user, "k", 0, false)
 	}
 	s.mu.Unlock()
-	if body := login("wxa", "carol.1"); !strings.Contains(body, OpenID(DefaultSeed, "wxa", "carol")) {
-		t.Errorf("login with a full memo: %s", body)
+	if len(s.users) != maxUsers || len(s.byName) != maxUsers || !first.forgotten || s.byName[idKey{"wxa", "alice"}] != nil {
+		t.Fatalf("at the cap: %d by openid, %d by name, the first user forgotten: %v", len(s.users), len(s.byName), first.forgotten)
 	}
-	if len(s.openIDs) != 1 {
-		t.Errorf("a full memo holds %d openids after one more login, want 1 (it starts over)", len(s.openIDs))
+	// A login that found alice's entry before she was forgotten sets her
+	// key on a new entry, not on the forgotten one.
+	s.mu.Lock()
+	s.setSessionKey(first, first.openid, "wxa", "alice", "newkey", 1, false)
+	s.mu.Unlock()
+	if u := s.byName[idKey{"wxa", "alice"}]; u == nil || u == first || u.sessionKey != "newkey" || s.users[first.openid] != u {
+		t.Errorf("alice after a login with her forgotten entry: %+v", u)
+	}
+	if key, ok := s.sessionKeyOf("wxa", "alice"); !ok || key != "newkey" {
+		t.Errorf("sessionKeyOf alice: %q %v", key, ok)
+	}
+	if body := login("wxb", "carol.1"); !strings.Contains(body, OpenID(DefaultSeed, "wxb", "carol")) {
+		t.Errorf("a new user at the cap: %s", body)
 	}
 }

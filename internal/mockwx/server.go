@@ -72,9 +72,9 @@ type Server struct {
 
 	mu         sync.Mutex
 	codes      *codeStore
-	openIDs    map[idKey]string      // see rememberOpenID
 	users      map[string]*userEntry // by openid
-	userFIFO   []string              // openids in first-login order, for eviction
+	byName     map[idKey]*userEntry  // the same entries by appid and user
+	userFIFO   []*userEntry          // in first-login order, for eviction
 	phones     map[string]phone      // by user
 	behaviours map[uint64]behaviour  // by behaviourKey(user)
 	hseed      maphash.Seed
@@ -92,11 +92,18 @@ type Server struct {
 	apis     map[string]bool // the names /__mock/journal and /__mock/calls filter on
 }
 
+// userEntry is a user who logged in under an appid: what checksession,
+// resetusersessionkey, getuserriskrank and the helpers read.
 type userEntry struct {
 	appid, user string
+	openid      string
 	sessionKey  string
 	issued      int64 // Unix ns when sessionKey was issued (stickySessionKey)
+	forgotten   bool  // evicted beyond maxUsers: in neither map any more
 }
+
+// idKey names a user under an appid.
+type idKey struct{ appid, user string }
 
 type phone struct{ number, pure, country string }
 
@@ -124,8 +131,8 @@ func New(cfg Config) *Server {
 		mac:        newMacer(cfg.Seed),
 		rand:       rand.Reader,
 		codes:      newCodeStore(cfg.CodeTTL),
-		openIDs:    make(map[idKey]string),
 		users:      make(map[string]*userEntry),
+		byName:     make(map[idKey]*userEntry),
 		phones:     make(map[string]phone),
 		behaviours: make(map[uint64]behaviour),
 		hseed:      maphash.MakeSeed(),

@@ -254,7 +254,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	s.mu.Lock()
 	e := s.codes.use(k, now)
 	beh := s.behaviourOf(pc.user)
-	openid, known := s.openIDs[idKey{appid, pc.user}]
+	u := s.byName[idKey{appid, pc.user}]
 	s.mu.Unlock()
 	if e != 0 {
 		wxError(w, ctText, e)
@@ -269,15 +269,18 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		finish(w, a, ctText, nil)
 		return
 	}
-	if !known {
+	// A user seen before brings their openid: no HMAC for it, and no
+	// lookup by openid to update their key (an eighth of a login's own
+	// CPU, measured with BenchmarkHandlerVsBare).
+	var openid string
+	if u != nil {
+		openid = u.openid // set once, before the entry was shared
+	} else {
 		openid = s.mac.openID(appid, pc.user)
 	}
 	key := s.mac.sessionKey(appid, code)
 	s.mu.Lock()
-	if !known {
-		s.rememberOpenID(appid, pc.user, openid)
-	}
-	key = s.setSessionKey(openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
+	key = s.setSessionKey(u, openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
 	s.mu.Unlock()
 	b := append(w.buf[:0], `{"session_key":"`...)
 	b = append(b, key...)
@@ -291,21 +294,6 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	writeRaw(w, http.StatusOK, ctText, b)
 }
 
-// idKey names a user under an appid.
-type idKey struct{ appid, user string }
-
-// rememberOpenID memoises a user's openid for jscode2session: users log
-// in again and again, and the openid's HMAC was an eighth of a login's
-// own CPU (BenchmarkHandlerVsBare). The strings are copied out of the
-// request. Bounded: the memo starts over at maxUsers entries. Callers
-// hold s.mu.
-func (s *Server) rememberOpenID(appid, user, openid string) {
-	if len(s.openIDs) >= maxUsers {
-		clear(s.openIDs)
-	}
-	s.openIDs[idKey{strings.Clone(appid), strings.Clone(user)}] = openid
-}
-
 // orBehaviour lets a user's errcode answer a code whose directives left
 // the answer a success: a code's own err~, http~ and garbage~ win.
 func (a *answer) orBehaviour(b behaviour) {
@@ -316,10 +304,14 @@ func (a *answer) orBehaviour(b behaviour) {
 
 // setSessionKey makes key the newest session_key of a user, unless sticky
 // and the current one was issued less than stickyWindow ago, and returns
-// the key to answer. The oldest users are forgotten beyond maxUsers.
-// Callers hold s.mu.
-func (s *Server) setSessionKey(openid, appid, user, key string, now int64, sticky bool) string {
-	if u, ok := s.users[openid]; ok {
+// the key to answer. u is the user's entry if the caller found one (it
+// may have been forgotten since). The oldest users are forgotten beyond
+// maxUsers. Callers hold s.mu.
+func (s *Server) setSessionKey(u *userEntry, openid, appid, user, key string, now int64, sticky bool) string {
+	if u == nil || u.forgotten {
+		u = s.users[openid]
+	}
+	if u != nil {
 		if sticky && now-u.issued < int64(stickyWindow) {
 			return u.sessionKey
 		}
@@ -327,12 +319,18 @@ func (s *Server) setSessionKey(openid, appid, user, key string, now int64, stick
 		return key
 	}
 	for len(s.users) >= maxUsers && len(s.userFIFO) > 0 {
-		delete(s.users, s.userFIFO[0])
-		s.userFIFO[0] = ""
+		old := s.userFIFO[0]
+		delete(s.users, old.openid)
+		delete(s.byName, idKey{old.appid, old.user})
+		old.forgotten = true
+		s.userFIFO[0] = nil
 		s.userFIFO = s.userFIFO[1:]
 	}
-	s.users[openid] = &userEntry{appid: appid, user: user, sessionKey: key, issued: now}
-	s.userFIFO = append(s.userFIFO, openid)
+	// Copies: appid and user point into the request.
+	u = &userEntry{appid: strings.Clone(appid), user: strings.Clone(user), openid: openid, sessionKey: key, issued: now}
+	s.users[openid] = u
+	s.byName[idKey{u.appid, u.user}] = u
+	s.userFIFO = append(s.userFIFO, u)
 	return key
 }
 
@@ -340,8 +338,8 @@ func (s *Server) setSessionKey(openid, appid, user, key string, now int64, stick
 func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[s.mac.openID(appid, user)]
-	if !ok || u.appid != appid || u.user != user {
+	u, ok := s.byName[idKey{appid, user}]
+	if !ok {
 		return "", false
 	}
 	return u.sessionKey, true
