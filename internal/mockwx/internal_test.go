@@ -239,37 +239,73 @@ func TestLoginFastPathAnswersAsTheMux(t *testing.T) {
 }
 
 // TestLogLine checks the one line a request writes: its fields at info,
-// and the redacted query string only when the log shows debug lines.
+// the method, appid and redacted query string only when the log shows
+// debug lines, and the same text whether the route's shared attributes
+// were formatted once (a fixed path; a success) or on the line.
 func TestLogLine(t *testing.T) {
-	target := "/sns/jscode2session?appid=wx1&secret=topsecret&js_code=alice.secretcode&grant_type=authorization_code"
+	login := "/sns/jscode2session?appid=wx1&secret=topsecret&js_code=alice.secretcode&grant_type=authorization_code"
+	requests := []struct {
+		method, target, line, debug string
+	}{
+		{"GET", login, `path=/sns/jscode2session status=200 errcode=0 user=alice`,
+			` method=GET appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`},
+		{"GET", login, `path=/sns/jscode2session status=200 errcode=40163 user=alice`,
+			` method=GET appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`},
+		{"HEAD", "/sns/jscode2session?appid=wx1&secret=s&js_code=http502~bob.1", `path=/sns/jscode2session status=502 errcode=0 user=bob`,
+			` method=HEAD appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED"`},
+		{"GET", "/__mock/users/carol?appid=wx1", `path=/__mock/users/carol status=200 errcode=0 user=carol`,
+			` method=GET appid=wx1 query="appid=wx1"`},
+		{"GET", "/__mock/healthz", `path=/__mock/healthz status=200 errcode=0 user=""`,
+			` method=GET appid="" query=""`},
+		{"POST", "/nothing/here", `path=/nothing/here status=404 errcode=-1 user=""`,
+			` method=POST appid="" query=""`},
+	}
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug, slog.LevelWarn} {
 		var buf strings.Builder
 		s := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))})
-		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
-		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
-		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		for _, req := range requests {
+			r := httptest.NewRequest(req.method, req.target, nil)
+			r.Host = "127.0.0.1" // the helpers answer only a loopback Host
+			s.ServeHTTP(httptest.NewRecorder(), r)
+		}
 		if level == slog.LevelWarn {
 			if buf.Len() != 0 {
 				t.Errorf("at warn: %q", buf.String())
 			}
 			continue
 		}
-		if len(lines) != 2 {
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != len(requests) {
 			t.Fatalf("at %v: %d lines, want one per request: %q", level, len(lines), buf.String())
 		}
-		debug := ""
-		if level == slog.LevelDebug {
-			debug = regexp.QuoteMeta(` method=GET appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`)
+		for i, req := range requests {
+			want := ` level=INFO msg=request ` + regexp.QuoteMeta(req.line) + ` ms=\d+`
+			if level == slog.LevelDebug {
+				want += regexp.QuoteMeta(req.debug)
+			}
+			if !regexp.MustCompile(want + `$`).MatchString(lines[i]) {
+				t.Errorf("at %v, %s %s: %q, want it to match %q", level, req.method, req.target, lines[i], want)
+			}
+			if strings.Contains(lines[i], "topsecret") || strings.Contains(lines[i], "secretcode") {
+				t.Errorf("at %v: a secret in %q", level, lines[i])
+			}
 		}
-		for i, errcode := range []string{"0", "40163"} {
-			line := lines[i]
-			want := ` level=INFO msg=request path=/sns/jscode2session status=200 errcode=` + errcode + ` user=alice ms=\d+` + debug + `$`
-			if !regexp.MustCompile(want).MatchString(line) {
-				t.Errorf("at %v, line %d: %q, want it to match %q", level, i, line, want)
-			}
-			if strings.Contains(line, "topsecret") || strings.Contains(line, "secretcode") {
-				t.Errorf("at %v: a secret in %q", level, line)
-			}
+	}
+}
+
+// TestLogLineJSON: the attributes formatted once come out in the same
+// place in a JSON log too.
+func TestLogLineJSON(t *testing.T) {
+	var buf strings.Builder
+	s := New(Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil)).With("component", "mockwx")})
+	for range 2 {
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/sns/jscode2session?appid=wx1&secret=s&js_code=alice.1", nil))
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	for i, errcode := range []string{"0", "40163"} {
+		want := `"level":"INFO","msg":"request","component":"mockwx","path":"/sns/jscode2session","status":200,"errcode":` + errcode + `,"user":"alice","ms":\d+}$`
+		if len(lines) != 2 || !regexp.MustCompile(want).MatchString(lines[i]) {
+			t.Errorf("line %d of %q, want it to match %q", i, lines, want)
 		}
 	}
 }

@@ -168,7 +168,12 @@ func (s *Server) routes() {
 		if journaled && api != "" {
 			s.apis[api] = true
 		}
-		m.Handle(pattern, s.wrap(journaled, api, fn))
+		// A pattern without a wildcard matches one path.
+		_, path, _ := strings.Cut(pattern, " ")
+		if strings.Contains(path, "{") || strings.HasSuffix(path, "/") {
+			path = ""
+		}
+		m.Handle(pattern, s.wrap(journaled, api, path, fn))
 	}
 	h(loginPattern, true, s.jscode2session)
 	s.login, _ = m.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: loginPath}})
