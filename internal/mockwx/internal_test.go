@@ -221,6 +221,8 @@ func TestLoginFastPathAnswersAsTheMux(t *testing.T) {
 		{"GET", "/sns/jscode2session/" + q},
 		{"GET", "/sns/jscode2session"},
 		{"GET", "/sns/%6Ascode2session" + q},
+		{"GET", "/sns%2Fjscode2session" + q},
+		{"GET", "/sns/jscode2session%2F" + q},
 		{"GET", "/sns//jscode2session" + q},
 		{"GET", "/SNS/jscode2session" + q},
 	} {

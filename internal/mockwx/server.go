@@ -212,8 +212,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every login asks for jscode2session: answer it without the mux's
 	// pattern matching (a tenth of the handler's CPU, measured with
 	// BenchmarkHandlerVsBare). The handler is the one the mux holds, so
-	// both paths answer alike; the mux's pattern also matches HEAD.
-	if r.URL.Path == loginPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	// both paths answer alike; the mux's pattern also matches HEAD. A path
+	// with escapes (RawPath set) is left to the mux: "/sns%2Fjscode2session"
+	// is one segment to it.
+	if r.URL.Path == loginPath && r.URL.RawPath == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		s.login.ServeHTTP(w, r)
 		return
 	}
