@@ -12,8 +12,9 @@ import (
 
 // macer computes HMAC-SHA256 keyed with one seed. A Server keeps one with
 // a pool of keyed states; the exported functions use a fresh one. Every
-// login computes two or three of these, so the pooled path allocates
-// only the string it returns (measured with BenchmarkHandlerVsBare):
+// login computes one (a returning user's openid is known) to three, so
+// the pooled path allocates only the string it returns (measured with
+// BenchmarkHandlerVsBare):
 //   - Reset restores the keyed state (crypto/hmac keeps the hashed ipad
 //     and opad), much cheaper than hmac.New;
 //   - the message is assembled in the state's own buffer and written
