@@ -41,8 +41,8 @@ const codeGens = 3
 // entries, no per-entry delete on the request path, as the store had
 // before (BenchmarkCodeStore: 600–1,150 ns a fresh code then, 360–500
 // now; it measures from empty and once generations turn over). Memory is
-// bounded by the codes of the last 3×ttl at most. It is not safe for concurrent use:
-// Server locks around it.
+// bounded by the codes of the last 3×ttl at most. It is not safe for
+// concurrent use: Server locks around it.
 type codeStore struct {
 	ttl          int64
 	seed1, seed2 maphash.Seed
