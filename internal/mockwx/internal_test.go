@@ -2,37 +2,17 @@ package mockwx
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestCodeStoreIsBoundedByTheWindow(t *testing.T) {
-	ttl := time.Minute
-	s := newCodeStore(ttl)
-	now := time.Unix(0, 0)
-	step := 2 * ttl / 1000 // 1000 codes per 2×ttl window
-	maxLen, maxQueue := 0, 0
-	for i := range 200_000 {
-		now = now.Add(step)
-		if e := s.use(keyOf("code", "", "u."+strconv.Itoa(i)), now); e != 0 {
-			t.Fatalf("fresh code %d: errcode %d", i, e)
-		}
-		maxLen = max(maxLen, s.len())
-		maxQueue = max(maxQueue, len(s.queue)-s.head, cap(s.queue))
-	}
-	if maxLen > 1001 {
-		t.Errorf("store held %d codes, window is 1000", maxLen)
-	}
-	if maxQueue > 5000 {
-		t.Errorf("queue grew to %d slots for a window of 1000", maxQueue)
-	}
-}
 
 func TestParseCode(t *testing.T) {
 	ok := map[string]parsedCode{
@@ -225,5 +205,165 @@ func BenchmarkBehaviourMemory(b *testing.B) {
 		b.ReportMetric(used/(1<<20), "heapMiB@1M")
 		b.ReportMetric(used/1_000_000, "bytes/user")
 		runtime.KeepAlive(s)
+	}
+}
+
+// TestLoginFastPathAnswersAsTheMux sends the same requests through
+// ServeHTTP (which answers jscode2session without the mux) and through
+// the mux alone, each to its own fresh server, and wants the same answers.
+func TestLoginFastPathAnswersAsTheMux(t *testing.T) {
+	q := "?appid=wx1&secret=s&js_code=alice.1&grant_type=authorization_code"
+	for _, tc := range []struct{ method, target string }{
+		{"GET", "/sns/jscode2session" + q},
+		{"HEAD", "/sns/jscode2session" + q},
+		{"POST", "/sns/jscode2session" + q},
+		{"PUT", "/sns/jscode2session" + q},
+		{"GET", "/sns/jscode2session/" + q},
+		{"GET", "/sns/jscode2session"},
+		{"GET", "/sns/%6Ascode2session" + q},
+		{"GET", "/sns%2Fjscode2session" + q},
+		{"GET", "/sns/jscode2session%2F" + q},
+		{"GET", "/sns//jscode2session" + q},
+		{"GET", "/SNS/jscode2session" + q},
+	} {
+		answer := func(h func(*Server) http.Handler) (int, string, string) {
+			s := New(Config{})
+			rec := httptest.NewRecorder()
+			h(s).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+			return rec.Code, rec.Header().Get("Content-Type"), rec.Body.String()
+		}
+		c1, t1, b1 := answer(func(s *Server) http.Handler { return s })
+		c2, t2, b2 := answer(func(s *Server) http.Handler { return s.mux })
+		if c1 != c2 || t1 != t2 || b1 != b2 {
+			t.Errorf("%s %s: ServeHTTP %d %q %s, the mux %d %q %s", tc.method, tc.target, c1, t1, b1, c2, t2, b2)
+		}
+	}
+}
+
+// TestLogLine checks the one line a request writes: its fields at info,
+// the method, appid and redacted query string only when the log shows
+// debug lines, and the same text whether the route's shared attributes
+// were formatted once (a fixed path; a success) or on the line.
+func TestLogLine(t *testing.T) {
+	login := "/sns/jscode2session?appid=wx1&secret=topsecret&js_code=alice.secretcode&grant_type=authorization_code"
+	requests := []struct {
+		method, target, line, debug string
+	}{
+		{"GET", login, `path=/sns/jscode2session status=200 errcode=0 user=alice`,
+			` method=GET appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`},
+		{"GET", login, `path=/sns/jscode2session status=200 errcode=40163 user=alice`,
+			` method=GET appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED&grant_type=authorization_code"`},
+		{"HEAD", "/sns/jscode2session?appid=wx1&secret=s&js_code=http502~bob.1", `path=/sns/jscode2session status=502 errcode=0 user=bob`,
+			` method=HEAD appid=wx1 query="appid=wx1&secret=REDACTED&js_code=REDACTED"`},
+		{"GET", "/__mock/users/carol?appid=wx1", `path=/__mock/users/carol status=200 errcode=0 user=carol`,
+			` method=GET appid=wx1 query="appid=wx1"`},
+		{"GET", "/__mock/healthz", `path=/__mock/healthz status=200 errcode=0 user=""`,
+			` method=GET appid="" query=""`},
+		{"POST", "/nothing/here", `path=/nothing/here status=404 errcode=-1 user=""`,
+			` method=POST appid="" query=""`},
+	}
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug, slog.LevelWarn} {
+		var buf strings.Builder
+		s := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))})
+		for _, req := range requests {
+			r := httptest.NewRequest(req.method, req.target, nil)
+			r.Host = "127.0.0.1" // the helpers answer only a loopback Host
+			s.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		if level == slog.LevelWarn {
+			if buf.Len() != 0 {
+				t.Errorf("at warn: %q", buf.String())
+			}
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != len(requests) {
+			t.Fatalf("at %v: %d lines, want one per request: %q", level, len(lines), buf.String())
+		}
+		for i, req := range requests {
+			want := ` level=INFO msg=request ` + regexp.QuoteMeta(req.line) + ` ms=\d+`
+			if level == slog.LevelDebug {
+				want += regexp.QuoteMeta(req.debug)
+			}
+			if !regexp.MustCompile(want + `$`).MatchString(lines[i]) {
+				t.Errorf("at %v, %s %s: %q, want it to match %q", level, req.method, req.target, lines[i], want)
+			}
+			if strings.Contains(lines[i], "topsecret") || strings.Contains(lines[i], "secretcode") {
+				t.Errorf("at %v: a secret in %q", level, lines[i])
+			}
+		}
+	}
+}
+
+// TestLogLineJSON: the attributes formatted once come out in the same
+// place in a JSON log too.
+func TestLogLineJSON(t *testing.T) {
+	var buf strings.Builder
+	s := New(Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil)).With("component", "mockwx")})
+	for range 2 {
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/sns/jscode2session?appid=wx1&secret=s&js_code=alice.1", nil))
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	for i, errcode := range []string{"0", "40163"} {
+		want := `"level":"INFO","msg":"request","component":"mockwx","path":"/sns/jscode2session","status":200,"errcode":` + errcode + `,"user":"alice","ms":\d+}$`
+		if len(lines) != 2 || !regexp.MustCompile(want).MatchString(lines[i]) {
+			t.Errorf("line %d of %q, want it to match %q", i, lines, want)
+		}
+	}
+}
+
+// TestUsersByName logs users in again and again under two appids: the
+// openid a returning user's entry brings is the one the spec's formula
+// gives, per appid; beyond maxUsers the oldest user leaves both indexes,
+// and an entry found before it was forgotten is not brought back.
+func TestUsersByName(t *testing.T) {
+	s := New(Config{})
+	login := func(appid, code string) string {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/sns/jscode2session?appid="+appid+"&secret=s&js_code="+code, nil))
+		return rec.Body.String()
+	}
+	for i := range 3 {
+		for _, appid := range []string{"wxa", "wxb"} {
+			for _, user := range []string{"alice", "bob"} {
+				body := login(appid, user+"."+appid+strconv.Itoa(i))
+				if want := `"openid":"` + OpenID(DefaultSeed, appid, user) + `"`; !strings.Contains(body, want) {
+					t.Errorf("login %d of %s under %s: %s, want %s", i, user, appid, body, want)
+				}
+			}
+		}
+	}
+	if len(s.users) != 4 || len(s.byName) != 4 {
+		t.Fatalf("%d users by openid, %d by name, want 4 and 4", len(s.users), len(s.byName))
+	}
+	for openid, u := range s.users {
+		if s.byName[idKey{u.appid, u.user}] != u || u.openid != openid {
+			t.Errorf("user %+v is not the same entry in both indexes", u)
+		}
+	}
+
+	first := s.byName[idKey{"wxa", "alice"}]
+	s.mu.Lock()
+	for i := len(s.users); i < maxUsers+1; i++ {
+		user := "u" + strconv.Itoa(i)
+		s.setSessionKey(nil, OpenID(DefaultSeed, "wxz", user), "wxz", user, "k", 0, false)
+	}
+	s.mu.Unlock()
+	if len(s.users) != maxUsers || len(s.byName) != maxUsers || !first.forgotten || s.byName[idKey{"wxa", "alice"}] != nil {
+		t.Fatalf("at the cap: %d by openid, %d by name, the first user forgotten: %v", len(s.users), len(s.byName), first.forgotten)
+	}
+	// A login that found alice's entry before she was forgotten sets her
+	// key on a new entry, not on the forgotten one.
+	s.mu.Lock()
+	s.setSessionKey(first, first.openid, "wxa", "alice", "newkey", 1, false)
+	s.mu.Unlock()
+	if u := s.byName[idKey{"wxa", "alice"}]; u == nil || u == first || u.sessionKey != "newkey" || s.users[first.openid] != u {
+		t.Errorf("alice after a login with her forgotten entry: %+v", u)
+	}
+	if key, ok := s.sessionKeyOf("wxa", "alice"); !ok || key != "newkey" {
+		t.Errorf("sessionKeyOf alice: %q %v", key, ok)
+	}
+	if body := login("wxb", "carol.1"); !strings.Contains(body, OpenID(DefaultSeed, "wxb", "carol")) {
+		t.Errorf("a new user at the cap: %s", body)
 	}
 }

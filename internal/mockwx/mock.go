@@ -49,6 +49,7 @@ func (s *Server) setFaults(f Faults) {
 	s.mu.Lock()
 	s.faults = f
 	s.faultRNG = mrand.New(mrand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+	s.faultsOn.Store(f.active())
 	s.mu.Unlock()
 }
 
@@ -63,7 +64,7 @@ func writeJSON(w *recorder, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
 	}
-	writeRaw(w, status, "application/json", append(b, '\n'))
+	writeRaw(w, status, ctHelper, append(b, '\n'))
 }
 
 // validUser accepts what a code body can name: 1..64 printable ASCII bytes
@@ -131,7 +132,7 @@ func (s *Server) mockLogin(w *recorder, r *http.Request) {
 	s.mintSeq++
 	sum := s.mac.sum("mint\n", strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.mintSeq, 10))
 	code := req.User + ".m" + strconv.FormatUint(s.mintSeq, 36) + fmt.Sprintf("%x", sum[:6])
-	s.codes.mint(keyOf("code", "", code), now)
+	s.codes.mint(s.codes.key("code", code), now)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"code": code})
 }

@@ -43,7 +43,7 @@ func (s *Server) newToken(appid, kind string, now time.Time) string {
 	s.tokenSeq++
 	sum := s.mac.sum("access_token\n", appid, "\n", kind, "\n",
 		strconv.FormatInt(now.UnixNano(), 10), "\n", strconv.FormatUint(s.tokenSeq, 10))
-	tok := base64.RawURLEncoding.EncodeToString(sum)
+	tok := base64.RawURLEncoding.EncodeToString(sum[:])
 	s.tokens[tok] = tokenEntry{appid: appid, exp: now.Add(tokenTTL)}
 	return tok
 }

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -52,30 +52,38 @@ func errBody(code int) []byte {
 	return append(b, '}')
 }
 
-const (
-	ctText = "text/plain"
-	ctJSON = "application/json; encoding=utf-8"
+// contentType is a Content-Type header value ready to assign: every
+// answer sets one, and Header.Set would canonicalise the name and make a
+// one-element slice each time. net/http only reads header slices (Add
+// appends to a full slice, which copies), so these are shared.
+type contentType []string
+
+var (
+	ctText   = contentType{"text/plain"}                       // jscode2session, as WeChat
+	ctJSON   = contentType{"application/json; encoding=utf-8"} // the other WeChat APIs
+	ctHelper = contentType{"application/json"}                 // the /__mock/ helpers
+	ctHTML   = contentType{"text/html"}                        // an http<status>~ page
 )
 
-func writeRaw(w *recorder, status int, contentType string, body []byte) {
+// unbufferedBody is the size beyond which net/http stops buffering an
+// answer and would send it chunked (its bufferBeforeChunkingSize): below
+// it, net/http writes the Content-Length itself once the handler returns.
+const unbufferedBody = 2048
+
+func writeRaw(w *recorder, status int, ct contentType, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = ct
+	if len(body) > unbufferedBody {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
 // wxError answers errcode code, HTTP 200, as WeChat does.
-func wxError(w *recorder, contentType string, code int) {
+func wxError(w *recorder, ct contentType, code int) {
 	w.errcode = code
-	writeRaw(w, http.StatusOK, contentType, errBody(code))
-}
-
-// parseQuery keeps whatever pairs parse: WeChat does not reject a query
-// for one bad pair, it reports the parameter it then misses.
-func parseQuery(r *http.Request) url.Values {
-	q, _ := url.ParseQuery(r.URL.RawQuery)
-	return q
+	writeRaw(w, http.StatusOK, ct, errBody(code))
 }
 
 // sleep waits d of wall time, or until the client goes away.
@@ -95,7 +103,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // applyFaults injects the /__mock/faults settings into a WeChat API call.
 // It reports false when the request has been answered (or abandoned).
-func (s *Server) applyFaults(w *recorder, r *http.Request, contentType string) bool {
+func (s *Server) applyFaults(w *recorder, r *http.Request, ct contentType) bool {
+	if !s.faultsOn.Load() {
+		return true
+	}
 	s.mu.Lock()
 	f := s.faults
 	var delay time.Duration
@@ -114,7 +125,7 @@ func (s *Server) applyFaults(w *recorder, r *http.Request, contentType string) b
 	}
 	if fail {
 		w.note = "fault"
-		wxError(w, contentType, f.errcode())
+		wxError(w, ct, f.errcode())
 		return false
 	}
 	return true
@@ -168,18 +179,18 @@ func drop(w *recorder) {
 
 // finish writes a pending answer built by directives; ok is the success
 // body, used when no directive replaced it.
-func finish(w *recorder, a answer, contentType string, ok []byte) {
+func finish(w *recorder, a answer, ct contentType, ok []byte) {
 	switch {
 	case a.garbage:
 		w.note = "garbage"
-		writeRaw(w, a.status, contentType, []byte(`{"errcode":0,"openid":"o`))
+		writeRaw(w, a.status, ct, []byte(`{"errcode":0,"openid":"o`))
 	case a.errcode != 0:
 		w.errcode = a.errcode
-		writeRaw(w, a.status, contentType, errBody(a.errcode))
+		writeRaw(w, a.status, ct, errBody(a.errcode))
 	case a.status != http.StatusOK:
-		writeRaw(w, a.status, "text/html", []byte("<html><body>mockwx: HTTP "+strconv.Itoa(a.status)+"</body></html>"))
+		writeRaw(w, a.status, ctHTML, []byte("<html><body>mockwx: HTTP "+strconv.Itoa(a.status)+"</body></html>"))
 	default:
-		writeRaw(w, http.StatusOK, contentType, ok)
+		writeRaw(w, http.StatusOK, ct, ok)
 	}
 }
 
@@ -216,8 +227,9 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 	if !s.applyFaults(w, r, ctText) {
 		return
 	}
-	q := parseQuery(r)
-	appid, secret, code := q.Get("appid"), q.Get("secret"), q.Get("js_code")
+	var v [4]string
+	parseQuery(r).gets(v[:], "appid", "secret", "js_code", "grant_type")
+	appid, secret, code, grantType := v[0], v[1], v[2], v[3]
 	w.appid = appid
 	if e := s.checkApp(appid, secret); e != 0 {
 		wxError(w, ctText, e)
@@ -227,7 +239,7 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		wxError(w, ctText, 41008)
 		return
 	}
-	if gt := q.Get("grant_type"); gt != "" && gt != "authorization_code" {
+	if grantType != "" && grantType != "authorization_code" {
 		wxError(w, ctText, 40002)
 		return
 	}
@@ -237,11 +249,12 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		return
 	}
 	w.user = pc.user
-	now := s.now()
-	k := keyOf("code", "", code)
+	now := s.clock(w.start)
+	k := s.codes.key("code", code)
 	s.mu.Lock()
 	e := s.codes.use(k, now)
 	beh := s.behaviourOf(pc.user)
+	u := s.byName[idKey{appid, pc.user}]
 	s.mu.Unlock()
 	if e != 0 {
 		wxError(w, ctText, e)
@@ -256,13 +269,20 @@ func (s *Server) jscode2session(w *recorder, r *http.Request) {
 		finish(w, a, ctText, nil)
 		return
 	}
-	openid := s.mac.openID(appid, pc.user)
+	// A user seen before brings their openid: no HMAC for it, and no
+	// lookup by openid to update their key (an eighth of a login's own
+	// CPU, measured with BenchmarkHandlerVsBare).
+	var openid string
+	if u != nil {
+		openid = u.openid // set once, before the entry was shared
+	} else {
+		openid = s.mac.openID(appid, pc.user)
+	}
 	key := s.mac.sessionKey(appid, code)
 	s.mu.Lock()
-	key = s.setSessionKey(openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
+	key = s.setSessionKey(u, openid, appid, pc.user, key, now.UnixNano(), beh.sticky())
 	s.mu.Unlock()
-	b := make([]byte, 0, 128)
-	b = append(b, `{"session_key":"`...)
+	b := append(w.buf[:0], `{"session_key":"`...)
 	b = append(b, key...)
 	b = append(b, `","openid":"`...)
 	b = append(b, openid...)
@@ -284,10 +304,14 @@ func (a *answer) orBehaviour(b behaviour) {
 
 // setSessionKey makes key the newest session_key of a user, unless sticky
 // and the current one was issued less than stickyWindow ago, and returns
-// the key to answer. The oldest users are forgotten beyond maxUsers.
-// Callers hold s.mu.
-func (s *Server) setSessionKey(openid, appid, user, key string, now int64, sticky bool) string {
-	if u, ok := s.users[openid]; ok {
+// the key to answer. u is the user's entry if the caller found one (it
+// may have been forgotten since). The oldest users are forgotten beyond
+// maxUsers. Callers hold s.mu.
+func (s *Server) setSessionKey(u *userEntry, openid, appid, user, key string, now int64, sticky bool) string {
+	if u == nil || u.forgotten {
+		u = s.users[openid]
+	}
+	if u != nil {
 		if sticky && now-u.issued < int64(stickyWindow) {
 			return u.sessionKey
 		}
@@ -295,12 +319,18 @@ func (s *Server) setSessionKey(openid, appid, user, key string, now int64, stick
 		return key
 	}
 	for len(s.users) >= maxUsers && len(s.userFIFO) > 0 {
-		delete(s.users, s.userFIFO[0])
-		s.userFIFO[0] = ""
+		old := s.userFIFO[0]
+		delete(s.users, old.openid)
+		delete(s.byName, idKey{old.appid, old.user})
+		old.forgotten = true
+		s.userFIFO[0] = nil
 		s.userFIFO = s.userFIFO[1:]
 	}
-	s.users[openid] = &userEntry{appid: appid, user: user, sessionKey: key, issued: now}
-	s.userFIFO = append(s.userFIFO, openid)
+	// Copies: appid and user point into the request.
+	u = &userEntry{appid: strings.Clone(appid), user: strings.Clone(user), openid: openid, sessionKey: key, issued: now}
+	s.users[openid] = u
+	s.byName[idKey{u.appid, u.user}] = u
+	s.userFIFO = append(s.userFIFO, u)
 	return key
 }
 
@@ -308,8 +338,8 @@ func (s *Server) setSessionKey(openid, appid, user, key string, now int64, stick
 func (s *Server) sessionKeyOf(appid, user string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[s.mac.openID(appid, user)]
-	if !ok || u.appid != appid || u.user != user {
+	u, ok := s.byName[idKey{appid, user}]
+	if !ok {
 		return "", false
 	}
 	return u.sessionKey, true
@@ -347,7 +377,7 @@ func (s *Server) phoneNumber(w *recorder, r *http.Request) {
 	}
 	now := s.now()
 	s.mu.Lock()
-	e := s.codes.use(keyOf("phone", "", req.Code), now)
+	e := s.codes.use(s.codes.key("phone", req.Code), now)
 	p, registered := s.phones[pc.user]
 	beh := s.behaviourOf(pc.user)
 	s.mu.Unlock()
