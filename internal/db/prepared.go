@@ -90,12 +90,15 @@ func (p *preparedSet) lookup(query string) (*sql.Stmt, bool) {
 // warm prepares queries on pool ahead of a transaction that runs them:
 // preparing needs a connection of the pool, and inside the transaction
 // (on SQLite, which has one writer connection) that connection is the
-// transaction's. A failure is left for the transaction's own prepare to
-// report.
+// transaction's. A failure is left for the transaction to report, and
+// ends the warming: a database that cannot be reached should cost a login
+// one wait, not one per statement.
 func (d *DB) warm(ctx context.Context, queries ...string) {
 	for _, q := range queries {
 		if _, ok := d.hot.lookup(q); !ok {
-			_, _ = d.hot.get(ctx, d.w, q)
+			if _, err := d.hot.get(ctx, d.w, q); err != nil {
+				return
+			}
 		}
 	}
 }
