@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -239,11 +240,7 @@ func userStateWhere(st auth.UserState) (string, []any, error) {
 // on the page's rows). A search matches the nickname or mobile literally,
 // an id exactly, or an openid exactly (wx_user's or an identity's).
 func (d *DB) ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.UserRow, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
+	limit := pageLimit(f.Limit)
 	var where []string
 	var args []any
 	w, a, err := userStateWhere(f.State)
@@ -280,34 +277,18 @@ func (d *DB) ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.UserRow, 
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY u.id DESC LIMIT %d", limit)
-	rows, err := d.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []auth.UserRow
-	for rows.Next() {
+	return queryAll(ctx, d.r, "list users", q, args, func(rows *sql.Rows) (auth.UserRow, error) {
 		var r auth.UserRow
 		var deleted int
-		if err := rows.Scan(append(d.userDest(&r.User, &deleted), &r.Identities, &r.Sessions)...); err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
+		err := rows.Scan(append(d.userDest(&r.User, &deleted), &r.Identities, &r.Sessions)...)
 		r.User.Deleted = deleted != 0
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return out, nil
+		return r, err
+	})
 }
 
 // ListAudit returns one keyset page of oa_audit, newest first.
 func (d *DB) ListAudit(ctx context.Context, f auth.AuditFilter) ([]auth.AuditEntry, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
+	limit := pageLimit(f.Limit)
 	var where []string
 	var args []any
 	if f.UserID != 0 {
@@ -325,27 +306,17 @@ func (d *DB) ListAudit(ctx context.Context, f auth.AuditFilter) ([]auth.AuditEnt
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limit)
-	rows, err := d.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []auth.AuditEntry
-	for rows.Next() {
+	return queryAll(ctx, d.r, "list audit", q, args, func(rows *sql.Rows) (auth.AuditEntry, error) {
 		var e auth.AuditEntry
 		var ids string
 		if err := rows.Scan(&e.ID, TimeIn{&e.At, time.UTC}, &e.Actor, &e.Action, &e.UserID, &ids, &e.Sessions, &e.Reason); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
+			return e, err
 		}
 		for _, s := range strings.Split(ids, ",") {
 			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 				e.SessionIDs = append(e.SessionIDs, id)
 			}
 		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	return out, nil
+		return e, nil
+	})
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -105,11 +106,7 @@ func (d *DB) CountSessions(ctx context.Context, f auth.SessionFilter) (int64, er
 // computed at f.Now (the current time when zero).
 func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.SessionRow, error) {
 	now := orNow(f.Now)
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
+	limit := pageLimit(f.Limit)
 	where, args, err := d.sessionWhere(f, now)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
@@ -156,49 +153,25 @@ func (d *DB) ListSessions(ctx context.Context, f auth.SessionFilter) ([]auth.Ses
 	}
 	q += fmt.Sprintf(" ORDER BY %s %s, s.id %s LIMIT %d", col, dir, dir, limit)
 
-	rows, err := d.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []auth.SessionRow
-	for rows.Next() {
+	return queryAll(ctx, d.r, "list sessions", q, args, func(rows *sql.Rows) (auth.SessionRow, error) {
 		var r auth.SessionRow
 		s := &r.Session
-		if err := rows.Scan(&s.ID, &s.UserID, TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC},
+		err := rows.Scan(&s.ID, &s.UserID, TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC},
 			TimeIn{&s.LastSeenAt, time.UTC}, TimeIn{&s.RevokedAt, time.UTC}, &s.RevokeReason, &s.IP, &s.UserAgent,
-			&s.AppID, &r.Nickname, &r.OpenID); err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
+			&s.AppID, &r.Nickname, &r.OpenID)
 		r.State = s.StateAt(now)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	return out, nil
+		return r, err
+	})
 }
 
 // UserIdentities returns a user's identities, oldest first.
 func (d *DB) UserIdentities(ctx context.Context, userID int64) ([]auth.Identity, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT user_id, appid, openid, COALESCE(unionid, ''), created_at
-		FROM wx_identity WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("user identities: %w", err)
-	}
-	defer rows.Close()
-	var out []auth.Identity
-	for rows.Next() {
+	return queryAll(ctx, d.r, "user identities", `SELECT user_id, appid, openid, COALESCE(unionid, ''), created_at
+		FROM wx_identity WHERE user_id = ? ORDER BY created_at, id`, []any{userID}, func(rows *sql.Rows) (auth.Identity, error) {
 		var i auth.Identity
-		if err := rows.Scan(&i.UserID, &i.AppID, &i.OpenID, &i.UnionID, TimeIn{&i.CreatedAt, time.UTC}); err != nil {
-			return nil, fmt.Errorf("user identities: %w", err)
-		}
-		out = append(out, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("user identities: %w", err)
-	}
-	return out, nil
+		err := rows.Scan(&i.UserID, &i.AppID, &i.OpenID, &i.UnionID, TimeIn{&i.CreatedAt, time.UTC})
+		return i, err
+	})
 }
 
 // searchClause matches q literally in the nickname or the openid, or

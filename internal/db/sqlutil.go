@@ -287,6 +287,37 @@ func scanIDs(rows *sql.Rows) ([]int64, error) {
 	return ids, rows.Err()
 }
 
+// pageLimit is a listing's LIMIT for a requested n: DefaultListLimit for
+// 0 or less, never more than MaxListLimit.
+func pageLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	return min(n, MaxListLimit)
+}
+
+// queryAll runs query on q and scans each row with scan; what names the
+// operation in errors.
+func queryAll[T any](ctx context.Context, q Queryer, what, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // inList is "?, ?, ..." for n placeholders and the ids as arguments.
 func inList(ids []int64) (string, []any) {
 	args := make([]any, len(ids))
