@@ -56,6 +56,7 @@ func (p *preparedSet) get(ctx context.Context, pool *sqlx.DB, query string) (*sq
 	return st, nil
 }
 
+// cached is lookup that also reports a closed set.
 func (p *preparedSet) cached(query string) (*sql.Stmt, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -81,9 +82,7 @@ func (p *preparedSet) close() error {
 
 // lookup returns the statement for query if it is prepared already.
 func (p *preparedSet) lookup(query string) (*sql.Stmt, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st, ok := p.stmts[query]
+	st, ok, _ := p.cached(query)
 	return st, ok
 }
 
