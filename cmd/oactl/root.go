@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oactl/oactl/internal/config"
+	"github.com/oactl/oactl/internal/logfmt"
 )
 
 // Exit statuses are part of the contract (SPEC §9): scripts rely on them.
@@ -113,11 +114,11 @@ func (f *factory) logger() *slog.Logger {
 	f.logOnce.Do(func() {
 		f.sink = newLogSink(f.io.Err, logFlushEvery)
 		opts := &slog.HandlerOptions{Level: f.logOpts.level}
+		format := logfmt.Text
 		if f.logOpts.Format == "json" {
-			f.log = slog.New(slog.NewJSONHandler(f.sink, opts))
-		} else {
-			f.log = slog.New(slog.NewTextHandler(f.sink, opts))
+			format = logfmt.JSON
 		}
+		f.log = slog.New(logfmt.New(f.sink, format, opts))
 		prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
 		slog.SetDefault(f.log)
 		f.restore = func() {

@@ -21,6 +21,7 @@ const module = "github.com/oactl/oactl/"
 var allowed = map[string][]string{
 	"internal/wechat":     {},
 	"internal/keyseal":    {},
+	"internal/logfmt":     {},
 	"internal/config":     {},
 	"internal/storage":    {},
 	"internal/testutil":   {},
@@ -39,7 +40,7 @@ var allowed = map[string][]string{
 	"internal/testutil/apispec": {},
 	// The commands wire everything; nothing imports them.
 	"cmd/oactl": {"internal/auth", "internal/config", "internal/db", "internal/db/doctor", "internal/db/migrate",
-		"internal/inspect", "internal/keyseal", "internal/mockwx", "internal/server", "internal/wechat"},
+		"internal/inspect", "internal/keyseal", "internal/logfmt", "internal/mockwx", "internal/server", "internal/wechat"},
 	// Benchmark and soak programs read the database to check results.
 	"scripts/benchbase":  {"internal/db"},
 	"scripts/soakrun":    {"internal/db"},
@@ -49,7 +50,7 @@ var allowed = map[string][]string{
 
 // noHTTP are the packages that must not know HTTP: the domain and the file
 // store are used by the HTTP layer, never the other way round.
-var noHTTP = []string{"internal/auth", "internal/storage", "internal/db", "internal/db/migrate", "internal/db/doctor", "internal/keyseal", "internal/config"}
+var noHTTP = []string{"internal/auth", "internal/storage", "internal/db", "internal/db/migrate", "internal/db/doctor", "internal/keyseal", "internal/config", "internal/logfmt"}
 
 // testSupport may be imported only by _test files.
 var testSupport = []string{"internal/testutil", "internal/testutil/apispec", "internal/auth/authtest", "internal/dbtest"}

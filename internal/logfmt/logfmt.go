@@ -1,0 +1,298 @@
+// Package logfmt is oactl's log handler: slog's own text and JSON
+// handlers, with a shorter path for the common record.
+//
+// serve and mockwx write one line per request, and slog's handlers are
+// generic (groups, ReplaceAttr, quoting of any string, a pooled state per
+// record): on serve's cheapest request that line was 3% of the CPU. Most
+// records are flat: a message and a few keys with plain ASCII strings,
+// integers, booleans and durations. Handler writes those itself, byte for
+// byte what slog's handler would have written (the tests compare the two
+// on generated records), and hands every other record to slog's handler,
+// so nothing about the output depends on which path a record took.
+package logfmt
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Format is a handler's output format.
+type Format int
+
+const (
+	// Text is slog.TextHandler's key=value format.
+	Text Format = iota
+	// JSON is slog.JSONHandler's one object per line.
+	JSON
+)
+
+// Handler is a slog.Handler writing in Format to one writer. Its
+// WithAttrs and WithGroup return slog's handler, which has no short path.
+type Handler struct {
+	slow  slog.Handler
+	w     *lockedWriter
+	json  bool
+	level slog.Leveler
+}
+
+// New returns a handler writing format to w. Options that change what
+// slog writes (AddSource, ReplaceAttr) turn the short path off: the
+// handler is then slog's own.
+func New(w io.Writer, format Format, opts *slog.HandlerOptions) slog.Handler {
+	if opts == nil {
+		opts = &slog.HandlerOptions{}
+	}
+	// Both paths write through one lock, so that a writer that is not
+	// safe for concurrent use (a bytes.Buffer in tests) stays whole.
+	lw := &lockedWriter{w: w}
+	var slow slog.Handler
+	if format == JSON {
+		slow = slog.NewJSONHandler(lw, opts)
+	} else {
+		slow = slog.NewTextHandler(lw, opts)
+	}
+	if opts.AddSource || opts.ReplaceAttr != nil {
+		return slow
+	}
+	level := opts.Level
+	if level == nil {
+		level = slog.LevelInfo
+	}
+	return &Handler{slow: slow, w: lw, json: format == JSON, level: level}
+}
+
+// Enabled reports whether level is at or above the handler's level.
+func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.level.Level()
+}
+
+// WithAttrs returns slog's handler with attrs.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.slow.WithAttrs(attrs) }
+
+// WithGroup returns slog's handler with the group.
+func (h *Handler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
+
+// Handle writes r: itself when every part of the record is plain,
+// through slog's handler otherwise.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooled {
+			bufPool.Put(bp)
+		}
+	}()
+	line, ok := h.appendRecord((*bp)[:0], r)
+	if !ok {
+		return h.slow.Handle(ctx, r)
+	}
+	*bp = line
+	_, err := h.w.Write(line)
+	return err
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooled keeps one huge record from pinning its buffer in the pool.
+const maxPooled = 16 << 10
+
+// appendRecord appends r's line to b, or reports false when a part of it
+// is not plain (see plain) and slog's handler must write it.
+func (h *Handler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+	if h.json {
+		b = append(b, '{')
+	}
+	if !r.Time.IsZero() {
+		// JSON years are four digits; slog writes an error for others.
+		if y := r.Time.Year(); y < 0 || y > 9999 {
+			return b, false
+		}
+		b = h.appendKey(b, slog.TimeKey)
+		if h.json {
+			b = append(b, '"')
+			b = r.Time.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		} else {
+			b = appendRFC3339Millis(b, r.Time)
+		}
+		b = h.sep(b)
+	}
+	var ok bool
+	b = h.appendKey(b, slog.LevelKey)
+	if b, ok = h.appendString(b, r.Level.String()); !ok {
+		return b, false
+	}
+	b = h.sep(b)
+	b = h.appendKey(b, slog.MessageKey)
+	if b, ok = h.appendString(b, r.Message); !ok {
+		return b, false
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if !plainKey(a.Key) {
+			ok = false
+			return false
+		}
+		b = h.sep(b)
+		b = h.appendKey(b, a.Key)
+		b, ok = h.appendValue(b, a.Value)
+		return ok
+	})
+	if !ok {
+		return b, false
+	}
+	if h.json {
+		b = append(b, '}')
+	}
+	return append(b, '\n'), true
+}
+
+func (h *Handler) sep(b []byte) []byte {
+	if h.json {
+		return append(b, ',')
+	}
+	return append(b, ' ')
+}
+
+// appendKey appends a key known to be plain and its separator.
+func (h *Handler) appendKey(b []byte, key string) []byte {
+	if h.json {
+		b = append(b, '"')
+		b = append(b, key...)
+		return append(b, '"', ':')
+	}
+	b = append(b, key...)
+	return append(b, '=')
+}
+
+// appendString appends s as slog writes a string: in text, as it is
+// unless it needs quoting (then strconv's quoting, as slog's); in JSON,
+// escaped, when s is ASCII (slog's escaping of the rest of Unicode is
+// left to slog).
+func (h *Handler) appendString(b []byte, s string) ([]byte, bool) {
+	if !h.json {
+		if needsQuoting(s) {
+			return strconv.AppendQuote(b, s), true
+		}
+		return append(b, s...), true
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return b, false
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"'), true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// needsQuoting is slog's rule for a text string: empty, or holding a
+// space, '=', a character JSON would escape other than '\\', or a rune
+// that is invalid, a space or not printable.
+func needsQuoting(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// appendValue appends v as slog writes it, for the kinds whose form does
+// not depend on anything but the value.
+func (h *Handler) appendValue(b []byte, v slog.Value) ([]byte, bool) {
+	switch v.Kind() {
+	case slog.KindString:
+		return h.appendString(b, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10), true
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10), true
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool()), true
+	case slog.KindDuration:
+		if h.json {
+			return strconv.AppendInt(b, int64(v.Duration()), 10), true
+		}
+		return append(b, v.Duration().String()...), true
+	}
+	return b, false
+}
+
+// plainKey reports whether key is written as it is in both formats:
+// printable ASCII with nothing text would quote or JSON escape. Other
+// keys (none of oactl's) go the slow way.
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRFC3339Millis is slog's text time: RFC 3339 with exactly three
+// digits of milliseconds, truncated.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	const prefixLen = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	// RFC3339Nano drops trailing zeros; a tenth of a millisecond added to
+	// the truncated time keeps four digits, of which the fourth is cut.
+	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b[:n+prefixLen], b[n+prefixLen+1:]...)
+}
+
+// lockedWriter serialises writes to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
