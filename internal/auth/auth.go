@@ -84,7 +84,8 @@ type Session struct {
 	UserAgent    string
 	// AppID is the mini-program the session was made through. Sessions
 	// made before oactl recorded apps are stored with "" and count as the
-	// default app's; auth.Service.Authenticate fills that in.
+	// default app's. The request read (Store.SessionByTokenHash) leaves
+	// it out: Store.SessionApp reads it where it is needed.
 	AppID string
 }
 
@@ -159,14 +160,19 @@ type Store interface {
 	// returns the user and its Usable error and writes nothing.
 	Login(ctx context.Context, rec LoginRecord) (User, Session, error)
 	// SessionByTokenHash returns a session and its user in one indexed
-	// read, with the fields a request needs and no others: of the
-	// session ID, TokenHash, UserID, CreatedAt, ExpiresAt, LastSeenAt,
-	// RevokedAt and AppID; of the user ID, Nickname, Avatar, Gender,
-	// Mobile, OpenID, Status and Deleted. The rest (the session key, the
+	// read, with the fields every authenticated request needs and no
+	// others: of the session ID, TokenHash, UserID, CreatedAt, ExpiresAt,
+	// LastSeenAt and RevokedAt; of the user ID, Nickname, Avatar, Gender,
+	// Mobile, Status and Deleted. The rest (the session's app and key, the
 	// revoke reason, the client's address and User-Agent, the user's
-	// login bookkeeping) stays zero: every authenticated request pays for
-	// this read, and what needs more reads it where it is needed.
+	// openid and login bookkeeping) stays zero: every authenticated
+	// request pays for this read (a column is a measurable share of it on
+	// SQLite), and what needs more reads it where it is needed.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, User, error)
+	// SessionApp returns the appid a session was made for ("" for one
+	// made before apps were recorded) and its user's weixin_openid (""
+	// when none): what binding a phone needs beyond the request read.
+	SessionApp(ctx context.Context, sessionID int64) (appid, userOpenID string, err error)
 	// TouchSession sets last_seen_at, and when expires is not zero moves
 	// expires_at to it (never backwards), in one statement.
 	TouchSession(ctx context.Context, sessionID int64, at, expires time.Time) error

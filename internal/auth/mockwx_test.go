@@ -118,11 +118,12 @@ func TestMockwxBindPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sess := requestSession(t, m.svc, res)
 	want := mockwx.PhoneNumber("oactl", "carol")
 
 	var enc struct{ EncryptedData, IV string }
 	m.helper(t, "/__mock/encrypt", map[string]string{"user": "carol", "kind": "phone"}, &enc)
-	got, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, enc.EncryptedData, enc.IV)
+	got, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, enc.EncryptedData, enc.IV)
 	if err != nil || got != want {
 		t.Fatalf("encrypted: %q, %v; want %q", got, err, want)
 	}
@@ -133,7 +134,7 @@ func TestMockwxBindPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bad *auth.BadArgumentError
-	if _, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, enc.EncryptedData, enc.IV); !errors.As(err, &bad) {
+	if _, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, enc.EncryptedData, enc.IV); !errors.As(err, &bad) {
 		t.Errorf("payload of the old key: %v", err)
 	}
 	// The right key, but the watermark of another app.
@@ -143,23 +144,23 @@ func TestMockwxBindPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, data, iv); !errors.As(err, &bad) || bad.Reason != "watermark is not this app's" {
+	if _, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, data, iv); !errors.As(err, &bad) || bad.Reason != "watermark is not this app's" {
 		t.Errorf("watermark of another app: %v", err)
 	}
 	plain = bytes.Replace(plain, []byte("wxsomeotherapp"), []byte(mockAppID), 1)
 	if data, iv, err = wechat.Encrypt(key, plain, rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, data, iv); err != nil || got != "13800001111" {
+	if got, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, data, iv); err != nil || got != "13800001111" {
 		t.Errorf("the same payload with this app's watermark: %q, %v", got, err)
 	}
 
-	got, err = m.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "carol.phone1")
+	got, err = m.svc.BindPhoneByCode(ctx, sess, res.User, "carol.phone1")
 	if err != nil || got != want {
 		t.Errorf("by code: %q, %v; want %q", got, err, want)
 	}
 	var up *auth.UpstreamError
-	if _, err := m.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "err40029~carol"); !errors.As(err, &up) || up.Errcode != 40029 {
+	if _, err := m.svc.BindPhoneByCode(ctx, sess, res.User, "err40029~carol"); !errors.As(err, &up) || up.Errcode != 40029 {
 		t.Errorf("by refused code: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ func TestBindPhoneCodeOfAnotherUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.svc.BindPhoneByCode(ctx, auth.Session{}, bob.User, "alice.phone1")
+	_, err = m.svc.BindPhoneByCode(ctx, requestSession(t, m.svc, bob), bob.User, "alice.phone1")
 	var up *auth.UpstreamError
 	if !errors.As(err, &up) || !up.Answered || up.Errcode != 40003 {
 		t.Fatalf("bob binding alice's code: %v, want WeChat's 40003", err)
@@ -40,7 +40,7 @@ func TestBindPhoneCodeOfAnotherUser(t *testing.T) {
 	if got := m.store.User(bob.User.ID).Mobile; got != "" {
 		t.Fatalf("bob's mobile is %q", got)
 	}
-	got, err := m.svc.BindPhoneByCode(ctx, auth.Session{}, alice.User, "alice.phone1")
+	got, err := m.svc.BindPhoneByCode(ctx, requestSession(t, m.svc, alice), alice.User, "alice.phone1")
 	if err != nil || got != mockwx.PhoneNumber("oactl", "alice") {
 		t.Fatalf("alice with her own code: %q, %v", got, err)
 	}
@@ -72,6 +72,7 @@ func TestLegacyWatermarkWindow(t *testing.T) {
 		}
 		return data, iv
 	}
+	sess := requestSession(t, m.svc, res)
 	issued := time.Unix(1_800_000_000, 0)
 	data, iv := stamped(issued.Unix())
 	zeroData, zeroIV := stamped(0)
@@ -84,7 +85,7 @@ func TestLegacyWatermarkWindow(t *testing.T) {
 		"11m in the future":  {issued.Add(-11 * time.Minute), data, iv},
 	} {
 		m.svc.Now = func() time.Time { return c.now }
-		_, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, c.data, c.iv)
+		_, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, c.data, c.iv)
 		var bad *auth.BadArgumentError
 		if !errors.As(err, &bad) || bad.Field != "encryptedData" {
 			t.Errorf("%s: %v, want a 402 on encryptedData", name, err)
@@ -94,7 +95,7 @@ func TestLegacyWatermarkWindow(t *testing.T) {
 		t.Fatalf("written after refusals: SetMobile %d, mobile %q", n, m.store.User(res.User.ID).Mobile)
 	}
 	m.svc.Now = func() time.Time { return issued.Add(9 * time.Minute) }
-	got, err := m.svc.BindPhoneEncrypted(ctx, auth.Session{}, res.User, data, iv)
+	got, err := m.svc.BindPhoneEncrypted(ctx, sess, res.User, data, iv)
 	if err != nil || got != number {
 		t.Fatalf("inside the window: %q, %v", got, err)
 	}

@@ -107,13 +107,18 @@ func (s *Service) app(appid string) (string, WeChat, error) {
 	return "", nil, &BadArgumentError{Field: "appid", Reason: "not an app of this server"}
 }
 
-// sessionApp is the appid of a session: "" (made before apps were
-// recorded) is the default app's.
-func (s *Service) sessionApp(sess Session) string {
-	if sess.AppID == "" {
-		return s.AppID
+// sessionApp returns the appid of a session ("" in the store, made
+// before apps were recorded, is the default app's) and its user's
+// weixin_openid.
+func (s *Service) sessionApp(ctx context.Context, sess Session) (appid, userOpenID string, err error) {
+	appid, userOpenID, err = s.Store.SessionApp(ctx, sess.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("app of session %d: %w", sess.ID, err)
 	}
-	return sess.AppID
+	if appid == "" {
+		appid = s.AppID
+	}
+	return appid, userOpenID, nil
 }
 
 // wechatID reports whether id can be an openid or unionid from WeChat:
@@ -334,7 +339,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 	if err := user.Usable(); err != nil {
 		return Session{}, User{}, err
 	}
-	sess.AppID = s.sessionApp(sess)
 	renew := s.renewal(sess, now)
 	if now.Sub(sess.LastSeenAt) >= TouchInterval || (!renew.IsZero() && sess.ExpiresAt.Sub(now) < TouchInterval) {
 		// Last seen is bookkeeping: a failed write must not fail the
@@ -383,14 +387,18 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, upd ProfileUpdate) 
 // it, and without the openid another user's token could bind that number
 // (WeChat, and mockwx, refuse the mismatch).
 func (s *Service) BindPhoneByCode(ctx context.Context, sess Session, u User, code string) (string, error) {
-	appid, wc, err := s.app(s.sessionApp(sess))
-	if err != nil {
-		return "", err
-	}
 	if err := ValidateCode("code", code); err != nil {
 		return "", err
 	}
-	openid, err := s.openIDUnder(ctx, u, appid)
+	appid, userOpenID, err := s.sessionApp(ctx, sess)
+	if err != nil {
+		return "", err
+	}
+	appid, wc, err := s.app(appid)
+	if err != nil {
+		return "", err
+	}
+	openid, err := s.openIDUnder(ctx, u.ID, userOpenID, appid)
 	if err != nil {
 		return "", err
 	}
@@ -405,23 +413,24 @@ func (s *Service) BindPhoneByCode(ctx context.Context, sess Session, u User, cod
 	return mobile, s.setMobile(ctx, u, mobile)
 }
 
-// openIDUnder is u's openid under appid: its identity for that app, or,
-// for the default app, wx_user.weixin_openid (a user who has not logged in
-// since identities were recorded has no identity row yet).
-func (s *Service) openIDUnder(ctx context.Context, u User, appid string) (string, error) {
-	ids, err := s.Store.UserIdentities(ctx, u.ID)
+// openIDUnder is a user's openid under appid: its identity for that app,
+// or, for the default app, wx_user.weixin_openid (userOpenID: a user who
+// has not logged in since identities were recorded has no identity row
+// yet).
+func (s *Service) openIDUnder(ctx context.Context, userID int64, userOpenID, appid string) (string, error) {
+	ids, err := s.Store.UserIdentities(ctx, userID)
 	if err != nil {
-		return "", fmt.Errorf("identities of user %d: %w", u.ID, err)
+		return "", fmt.Errorf("identities of user %d: %w", userID, err)
 	}
 	for _, id := range ids {
 		if id.AppID == appid {
 			return id.OpenID, nil
 		}
 	}
-	if appid == s.AppID && u.OpenID != "" {
-		return u.OpenID, nil
+	if appid == s.AppID && userOpenID != "" {
+		return userOpenID, nil
 	}
-	return "", fmt.Errorf("user %d has no openid under app %s", u.ID, appid)
+	return "", fmt.Errorf("user %d has no openid under app %s", userID, appid)
 }
 
 // maxMobile is wx_user.mobile's width.
@@ -494,7 +503,10 @@ func (s *Service) BindPhoneEncrypted(ctx context.Context, sess Session, u User, 
 	if iv == "" {
 		return "", &MissingArgumentError{Field: "iv"}
 	}
-	appid := s.sessionApp(sess)
+	appid, _, err := s.sessionApp(ctx, sess)
+	if err != nil {
+		return "", err
+	}
 	key, err := s.newestSessionKey(ctx, u.ID, appid)
 	if err != nil {
 		return "", err

@@ -130,7 +130,7 @@ func TestAuthenticate(t *testing.T) {
 	res := e.login(t, "alice.1")
 	ctx := context.Background()
 	sess, u, err := e.svc.Authenticate(ctx, res.Token)
-	if err != nil || u.OpenID != "o-alice" || sess.UserID != u.ID {
+	if err != nil || u.ID != res.User.ID || sess.UserID != u.ID {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	if e.store.Calls["TouchSession"] != 0 {
@@ -219,15 +219,16 @@ func TestSealedSessionKeyAndBindPhoneEncrypted(t *testing.T) {
 	if plain, err := sealer.Open(ss.SessionKey, auth.HashToken(res.Token)); err != nil || plain != "key-carol.1" {
 		t.Fatalf("sealed with another AD: %q %v", plain, err)
 	}
+	sess := requestSession(t, e.svc, res)
 	// The fake key is not valid AES: decryption fails as bad input, after
 	// the sealed key was opened (an open failure would be internal).
-	_, err = e.svc.BindPhoneEncrypted(context.Background(), auth.Session{}, res.User, "AAAA", "AAAA")
+	_, err = e.svc.BindPhoneEncrypted(context.Background(), sess, res.User, "AAAA", "AAAA")
 	var bad *auth.BadArgumentError
 	if !errors.As(err, &bad) {
 		t.Errorf("BindPhoneEncrypted: %v", err)
 	}
 	var missing *auth.MissingArgumentError
-	if _, err := e.svc.BindPhoneEncrypted(context.Background(), auth.Session{}, res.User, "AAAA", ""); !errors.As(err, &missing) {
+	if _, err := e.svc.BindPhoneEncrypted(context.Background(), sess, res.User, "AAAA", ""); !errors.As(err, &missing) {
 		t.Errorf("missing iv: %v", err)
 	}
 }
@@ -236,17 +237,18 @@ func TestBindPhoneByCode(t *testing.T) {
 	e := newEnv(t)
 	res := e.login(t, "dave.1")
 	ctx := context.Background()
-	m, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.phone1")
+	sess := requestSession(t, e.svc, res)
+	m, err := e.svc.BindPhoneByCode(ctx, sess, res.User, "dave.phone1")
 	if err != nil || m != "13800138000" || e.store.User(res.User.ID).Mobile != m {
 		t.Fatalf("bind: %q %v", m, err)
 	}
 	e.wx.Errs = map[string]error{"dave.bad": authtest.APIError(40029, "invalid code")}
 	var up *auth.UpstreamError
-	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
+	if _, err := e.svc.BindPhoneByCode(ctx, sess, res.User, "dave.bad"); !errors.As(err, &up) || up.Errcode != 40029 {
 		t.Errorf("refused code: %v", err)
 	}
 	e.wx.Phone = "1380013800012345678901"
-	if _, err := e.svc.BindPhoneByCode(ctx, auth.Session{}, res.User, "dave.2"); !errors.As(err, &up) || up.Answered {
+	if _, err := e.svc.BindPhoneByCode(ctx, sess, res.User, "dave.2"); !errors.As(err, &up) || up.Answered {
 		t.Errorf("overlong number: %v", err)
 	}
 }
@@ -268,4 +270,15 @@ func TestUpdateProfileAndPurge(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("purge: %d %v", n, err)
 	}
+}
+
+// requestSession is the session a request with res's token carries, as
+// Authenticate reads it.
+func requestSession(t *testing.T, svc *auth.Service, res auth.LoginResult) auth.Session {
+	t.Helper()
+	sess, _, err := svc.Authenticate(context.Background(), res.Token)
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	return sess
 }

@@ -83,8 +83,8 @@ func testTwoAppsOneUnionID(t *testing.T, d *db.DB) {
 		if err != nil || u.ID != ua.ID {
 			t.Errorf("session %s: user %d, %v", tok[:8], u.ID, err)
 		}
-		if s.AppID != map[string]string{sa.TokenHash: appA, sb.TokenHash: appB}[tok] {
-			t.Errorf("session app %q", s.AppID)
+		if appid, _, err := d.SessionApp(testCtx(t), s.ID); err != nil || appid != map[string]string{sa.TokenHash: appA, sb.TokenHash: appB}[tok] {
+			t.Errorf("session app %q, %v", appid, err)
 		}
 	}
 	// Returning logins through either app write no identity.

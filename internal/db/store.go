@@ -405,8 +405,8 @@ func requestSession(timesAsText bool) string {
 		return col
 	}
 	return `SELECT s.id, ` + t("s.created_at") + `, ` + t("s.expires_at") + `, ` + t("s.last_seen_at") + `, ` +
-		t("s.revoked_at") + `, s.appid,
-	u.id, u.nickname, u.avatar, u.gender, u.mobile, u.weixin_openid, u.status, COALESCE(u.deleted, 0)
+		t("s.revoked_at") + `,
+	u.id, u.nickname, u.avatar, u.gender, u.mobile, u.status, COALESCE(u.deleted, 0)
 	FROM wx_session s JOIN wx_user u ON u.id = s.user_id WHERE s.token_hash = ?`
 }
 
@@ -421,14 +421,26 @@ func (d *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Ses
 	if err == nil {
 		err = stmt.QueryRowContext(ctx, tokenHash).Scan(&s.ID,
 			TimeIn{&s.CreatedAt, time.UTC}, TimeIn{&s.ExpiresAt, time.UTC}, TimeIn{&s.LastSeenAt, time.UTC},
-			TimeIn{&s.RevokedAt, time.UTC}, &s.AppID,
-			&u.ID, &u.Nickname, &u.Avatar, &u.Gender, &u.Mobile, &u.OpenID, &u.Status, &deleted)
+			TimeIn{&s.RevokedAt, time.UTC},
+			&u.ID, &u.Nickname, &u.Avatar, &u.Gender, &u.Mobile, &u.Status, &deleted)
 	}
 	if err != nil {
 		return auth.Session{}, auth.User{}, translate(err, "session by token", auth.ErrNotFound)
 	}
 	s.UserID, u.Deleted = u.ID, deleted != 0
 	return s, u, nil
+}
+
+// SessionApp returns the appid a session was made for and its user's
+// weixin_openid, the two facts binding a phone needs that the request
+// read leaves out.
+func (d *DB) SessionApp(ctx context.Context, sessionID int64) (appid, userOpenID string, err error) {
+	err = d.r.QueryRowContext(ctx, `SELECT s.appid, u.weixin_openid FROM wx_session s
+		JOIN wx_user u ON u.id = s.user_id WHERE s.id = ?`, sessionID).Scan(&appid, &userOpenID)
+	if err != nil {
+		return "", "", translate(err, "session app", auth.ErrNotFound)
+	}
+	return appid, userOpenID, nil
 }
 
 // TouchSession sets last_seen_at and, when expires is not zero, moves

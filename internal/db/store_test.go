@@ -45,6 +45,7 @@ var storeCases = []storeCase{
 	{"EmojiNickname", testEmoji},
 	{"SessionRoundTrip", testSessionRoundTrip},
 	{"RequestReadFieldsOnly", testRequestRead},
+	{"SessionApp", testSessionApp},
 	{"Revoke", testRevoke},
 	{"Purge", testPurge},
 	{"NewestSession", testNewestKey},
@@ -348,14 +349,41 @@ func testRequestRead(t *testing.T, d *db.DB) {
 		t.Fatal(err)
 	}
 	want := auth.Session{ID: full.ID, TokenHash: full.TokenHash, UserID: full.UserID, CreatedAt: full.CreatedAt,
-		ExpiresAt: full.ExpiresAt, LastSeenAt: full.LastSeenAt, RevokedAt: full.RevokedAt, AppID: full.AppID}
-	if gs != want || want.RevokedAt.IsZero() || want.AppID == "" {
+		ExpiresAt: full.ExpiresAt, LastSeenAt: full.LastSeenAt, RevokedAt: full.RevokedAt}
+	if gs != want || want.RevokedAt.IsZero() {
 		t.Errorf("request read of the session\n got %+v\nwant %+v", gs, want)
 	}
 	wantU := auth.User{ID: fu.ID, Nickname: fu.Nickname, Avatar: fu.Avatar, Gender: fu.Gender, Mobile: fu.Mobile,
-		OpenID: fu.OpenID, Status: fu.Status, Deleted: fu.Deleted}
+		Status: fu.Status, Deleted: fu.Deleted}
 	if gu != wantU || wantU.Mobile == "" || wantU.Avatar == "" {
 		t.Errorf("request read of the user\n got %+v\nwant %+v", gu, wantU)
+	}
+}
+
+// testSessionApp: the app and openid the request read leaves out, for a
+// session of each app and one made before apps were recorded.
+func testSessionApp(t *testing.T, d *db.DB) {
+	openid := uniq("oApp")
+	_, sa := login(t, d, record(openid, auth.Profile{}, at))
+	// Through app B with no unionid: another user, whose wx_user openid
+	// is its first app's.
+	_, sb := login(t, d, viaApp(record(openid, auth.Profile{}, at), appB, "oB"+openid, ""))
+	for _, c := range []struct {
+		s           auth.Session
+		app, openid string
+	}{{sa, appA, openid}, {sb, appB, "oB" + openid}} {
+		if appid, uo, err := d.SessionApp(testCtx(t), c.s.ID); err != nil || appid != c.app || uo != c.openid {
+			t.Errorf("session %d: %q %q %v, want %q %q", c.s.ID, appid, uo, err, c.app, c.openid)
+		}
+	}
+	if _, err := d.SQL().ExecContext(testCtx(t), `UPDATE wx_session SET appid = '' WHERE id = ?`, sa.ID); err != nil {
+		t.Fatal(err)
+	}
+	if appid, uo, err := d.SessionApp(testCtx(t), sa.ID); err != nil || appid != "" || uo != openid {
+		t.Errorf("session from before apps: %q %q %v", appid, uo, err)
+	}
+	if _, _, err := d.SessionApp(testCtx(t), -1); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("unknown session: %v, want ErrNotFound", err)
 	}
 }
 
@@ -618,9 +646,12 @@ func TestHostileValues(t *testing.T) {
 				t.Errorf("Login(%q): %v", openid, err)
 				continue
 			}
-			_, gu, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
-			if err != nil || gu.OpenID != openid || gu.ID != u.ID || gu.Nickname != rec.Profile.Nickname {
+			gs, gu, err := d.SessionByTokenHash(testCtx(t), s.TokenHash)
+			if err != nil || gu.ID != u.ID || gu.Nickname != rec.Profile.Nickname {
 				t.Errorf("read back %q: %+v, %v", openid, gu, err)
+			}
+			if _, uo, err := d.SessionApp(testCtx(t), gs.ID); err != nil || uo != openid {
+				t.Errorf("openid read back %q: %q, %v", openid, uo, err)
 			}
 		}
 		if n := count(t, d, "SELECT COUNT(*) FROM wx_user"); n != 5 {

@@ -217,10 +217,32 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (auth.Sessi
 	}
 	for _, ss := range s.sessions {
 		if ss.TokenHash == hash {
-			return ss, s.users[ss.UserID-1], nil
+			// Only the fields auth.Store promises, as the real stores
+			// read them: a service that relied on another would pass here
+			// and fail on a database.
+			u := s.users[ss.UserID-1]
+			return auth.Session{ID: ss.ID, TokenHash: ss.TokenHash, UserID: ss.UserID, CreatedAt: ss.CreatedAt,
+					ExpiresAt: ss.ExpiresAt, LastSeenAt: ss.LastSeenAt, RevokedAt: ss.RevokedAt},
+				auth.User{ID: u.ID, Nickname: u.Nickname, Avatar: u.Avatar, Gender: u.Gender, Mobile: u.Mobile,
+					Status: u.Status, Deleted: u.Deleted}, nil
 		}
 	}
 	return auth.Session{}, auth.User{}, auth.ErrNotFound
+}
+
+// SessionApp implements auth.Store.
+func (s *Store) SessionApp(ctx context.Context, sessionID int64) (string, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.call("SessionApp"); err != nil {
+		return "", "", err
+	}
+	for _, ss := range s.sessions {
+		if ss.ID == sessionID {
+			return ss.AppID, s.users[ss.UserID-1].OpenID, nil
+		}
+	}
+	return "", "", auth.ErrNotFound
 }
 
 func (s *Store) session(id int64) (*auth.Session, error) {
