@@ -87,11 +87,19 @@ type infoData struct {
 func (h *handlers) formatTime(t time.Time) string { return formatTime(h.opts.TimeZone, t) }
 
 // formatTime is t in the tokenExpire layout in loc (nil: time.Local).
+// Every authenticated answer carries one: RFC 3339, which package time
+// formats on a fast path, begins with the layout (for four-digit years),
+// where Format would interpret the layout on every call.
 func formatTime(loc *time.Location, t time.Time) string {
 	if loc == nil {
 		loc = time.Local
 	}
-	return t.In(loc).Format(TokenExpireLayout)
+	t = t.In(loc)
+	if y := t.Year(); y < 0 || y > 9999 {
+		return t.Format(TokenExpireLayout)
+	}
+	var buf [len(time.RFC3339Nano) + 8]byte
+	return string(t.AppendFormat(buf[:0], time.RFC3339)[:len(TokenExpireLayout)])
 }
 
 func (h *handlers) info(w http.ResponseWriter, r *http.Request, _ auth.Session, u auth.User) {
