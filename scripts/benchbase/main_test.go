@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,6 +113,36 @@ func TestLoginWXLogsInWeChatsOpenID(t *testing.T) {
 		}
 		if n := count(t, d, `SELECT COUNT(*) FROM wx_session`); n != 2 {
 			t.Fatalf("%d sessions after the refused logins, want still 2", n)
+		}
+	})
+}
+
+// TestLoginWXConcurrentFirstLogins: the first logins of one user, all at
+// once (as wrk's threads send them), all succeed with one user made: the
+// losers of the insert race log in the winner's user, as serve's do.
+func TestLoginWXConcurrentFirstLogins(t *testing.T) {
+	dbtest.Backends(t, func(t *testing.T, dsn string) {
+		post, d := loginWX(t, dsn)
+		const n = 16
+		fails := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if status, body := post(fmt.Sprintf(`{"code":"race.%d"}`, i)); status != http.StatusOK {
+					fails <- fmt.Sprintf("%d %s", status, body)
+				}
+			})
+		}
+		wg.Wait()
+		close(fails)
+		for f := range fails {
+			t.Error(f)
+		}
+		if got := count(t, d, `SELECT COUNT(*) FROM wx_user`); got != 1 {
+			t.Errorf("%d users, want 1", got)
+		}
+		if got := count(t, d, `SELECT COUNT(*) FROM wx_session`); got != n {
+			t.Errorf("%d sessions, want %d", got, n)
 		}
 	})
 }
