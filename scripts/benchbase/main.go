@@ -22,7 +22,7 @@
 //	             code of the body {"code":"..."} sent in one GET of
 //	             {wx}/sns/jscode2session (the secret from $OA_WX_APP_SECRET,
 //	             as serve's), the answer decoded, an errcode other than 0 or
-//	             an answer without openid refused with 500, and the openid
+//	             an answer without openid or session_key answered 500, the openid
 //	             WeChat returned logged in. Its keep-alive pool is as large
 //	             as serve's WeChat client's (wechat.MaxIdlePerHost), so both
 //	             reuse connections to mockwx alike.
