@@ -40,9 +40,8 @@ var allowed = map[string][]string{
 	// The commands wire everything; nothing imports them.
 	"cmd/oactl": {"internal/auth", "internal/config", "internal/db", "internal/db/doctor", "internal/db/migrate",
 		"internal/inspect", "internal/keyseal", "internal/mockwx", "internal/server", "internal/wechat"},
-	// Benchmark and soak programs read the database to check results;
-	// benchbase's WeChat exchange takes serve's pool size and timeout.
-	"scripts/benchbase":  {"internal/db", "internal/wechat"},
+	// Benchmark and soak programs read the database to check results.
+	"scripts/benchbase":  {"internal/db", "internal/wechat"}, // wechat: serve's WeChat pool size and timeout
 	"scripts/soakrun":    {"internal/db"},
 	"scripts/benchchart": {},
 	"scripts/binsize":    {},
