@@ -1,5 +1,6 @@
 -- wrk script of the login benchmarks (scripts/bench-serve, bench-compare,
--- bench-galera): POST /wx/auth/login_by_weixin, a fresh code per request.
+-- bench-galera): POST {"code":...} to the URL's path (serve's
+-- /wx/auth/login_by_weixin, benchbase's /login-wx), a fresh code per request.
 --
 --   wrk ... -s scripts/wrk/login.lua URL -- [PREFIX] [FIRST] [USERS] [PROC]
 --
@@ -28,5 +29,5 @@ end
 request = function()
 	counter = counter + 1
 	local code = string.format("%s%d.%d.%d.%d.%d", prefix, first + counter % users, proc, tid, counter, math.random(1, 1000000000))
-	return wrk.format("POST", "/wx/auth/login_by_weixin", {["Content-Type"] = "application/json"}, '{"code":"' .. code .. '"}')
+	return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, '{"code":"' .. code .. '"}')
 end
