@@ -198,8 +198,8 @@ type authed struct {
 func FromContext(ctx context.Context) (auth.Session, auth.User, bool) {
 	a, ok := ctx.Value(sessionKey{}).(*authed)
 	if !ok {
-		if ri := RequestInfoFrom(ctx); ri != nil && ri.auth != nil {
-			a, ok = ri.auth, true
+		if ri := RequestInfoFrom(ctx); ri != nil && ri.hasAuth {
+			a, ok = &ri.auth, true
 		}
 	}
 	if !ok {
@@ -207,6 +207,10 @@ func FromContext(ctx context.Context) (auth.Session, auth.User, bool) {
 	}
 	return a.sess, a.user, true
 }
+
+// tokenExpireKey is TokenExpireHeader canonicalised once ("X-Oa-..."), as
+// Header.Set would on every authenticated answer.
+var tokenExpireKey = http.CanonicalHeaderKey(TokenExpireHeader)
 
 // RequireToken lets a request through only with a usable X-OA-Token;
 // otherwise it answers 501 (or 700 for a blocked account) without calling
@@ -221,9 +225,9 @@ func RequireToken(svc *auth.Service, logger *slog.Logger, loc *time.Location, ne
 			WriteError(w, r, logger, err)
 			return
 		}
-		w.Header().Set(TokenExpireHeader, formatTime(loc, sess.ExpiresAt))
+		w.Header()[tokenExpireKey] = []string{formatTime(loc, sess.ExpiresAt)}
 		if ri := RequestInfoFrom(r.Context()); ri != nil {
-			ri.UserID, ri.auth = user.ID, &authed{sess, user}
+			ri.UserID, ri.auth, ri.hasAuth = user.ID, authed{sess, user}, true
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -73,13 +73,21 @@ func WriteEnvelope(w http.ResponseWriter, r *http.Request, status, errno int, er
 	if err != nil {
 		b = []byte(`{"errno":502,"errmsg":"` + MsgInternal + `","data":{}}`)
 	}
+	// The keys are canonical already: Set would canonicalise them again
+	// and allocate a slice per value on every answer. The constant
+	// values are shared; net/http only reads them.
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
 
 // WriteOK writes errno 0 with data.
 func WriteOK(w http.ResponseWriter, r *http.Request, data any) {

@@ -26,8 +26,10 @@ type RequestInfo struct {
 	hasClient bool // Client was computed (the zero Addr is a valid answer)
 	// auth is what RequireToken found; carried here rather than in a
 	// context of its own, which would cost every authenticated request a
-	// second copy of the *http.Request.
-	auth *authed
+	// second copy of the *http.Request, and inline, which costs one
+	// allocation fewer.
+	auth    authed
+	hasAuth bool
 }
 
 type requestInfoKey struct{}

@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"internal/archtest":   {},
 	"internal/auth":       {"internal/wechat"},
 	"internal/api":        {"internal/auth", "internal/storage", "internal/wechat"},
-	"internal/server":     {"internal/api", "internal/auth", "internal/storage", "internal/wechat"},
+	"internal/server":     {"internal/api", "internal/auth", "internal/logfmt", "internal/storage", "internal/wechat"},
 	"internal/db":         {"internal/auth"},
 	"internal/db/migrate": {"internal/auth", "internal/db"},
 	"internal/db/doctor":  {"internal/auth", "internal/db", "internal/db/migrate"},

@@ -15,6 +15,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type Handler struct {
 	w     *lockedWriter
 	json  bool
 	level slog.Leveler
+	pre   []byte // the attributes of WithAttrs, formatted, each after its separator
 }
 
 // New returns a handler writing format to w. Options that change what
@@ -72,28 +74,82 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 	return level >= h.level.Level()
 }
 
-// WithAttrs returns slog's handler with attrs.
-func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.slow.WithAttrs(attrs) }
+// WithAttrs returns a handler that writes attrs after the message of
+// every record: one with the short path when attrs are plain, slog's
+// otherwise.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	slow := h.slow.WithAttrs(attrs)
+	pre := h.pre
+	for _, a := range attrs {
+		if !plainKey(a.Key) {
+			return slow
+		}
+		pre = h.sep(slices.Clip(pre))
+		pre = h.appendKey(pre, a.Key)
+		var ok bool
+		if pre, ok = h.appendValue(pre, a.Value); !ok {
+			return slow
+		}
+	}
+	return &Handler{slow: slow, w: h.w, json: h.json, level: h.level, pre: pre}
+}
 
-// WithGroup returns slog's handler with the group.
+// WithGroup returns slog's handler with the group: groups qualify keys,
+// which the short path does not do.
 func (h *Handler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
 
 // Handle writes r: itself when every part of the record is plain,
 // through slog's handler otherwise.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	var buf [maxAttrs]slog.Attr
+	attrs := buf[:0]
+	if r.NumAttrs() <= maxAttrs {
+		r.Attrs(func(a slog.Attr) bool {
+			attrs = append(attrs, a)
+			return true
+		})
+		if written, err := h.write(r.Time, r.Level, r.Message, attrs); written {
+			return err
+		}
+	}
+	return h.slow.Handle(ctx, r)
+}
+
+// Log writes what Handle writes for a record of at, level, msg and attrs,
+// without making the record: serve's and mockwx's request lines have
+// more attributes than a slog.Record holds without an allocation. A
+// level below the handler's writes nothing.
+func (h *Handler) Log(ctx context.Context, at time.Time, level slog.Level, msg string, attrs ...slog.Attr) error {
+	if !h.Enabled(ctx, level) {
+		return nil
+	}
+	if written, err := h.write(at, level, msg, attrs); written {
+		return err
+	}
+	r := slog.NewRecord(at, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.slow.Handle(ctx, r)
+}
+
+// maxAttrs bounds the attributes Handle copies to the stack; a record
+// with more goes the slow way.
+const maxAttrs = 16
+
+// write writes the line when it is plain and reports whether it did.
+func (h *Handler) write(at time.Time, level slog.Level, msg string, attrs []slog.Attr) (written bool, err error) {
 	bp := bufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooled {
 			bufPool.Put(bp)
 		}
 	}()
-	line, ok := h.appendRecord((*bp)[:0], r)
+	line, ok := h.appendLine((*bp)[:0], at, level, msg, attrs)
 	if !ok {
-		return h.slow.Handle(ctx, r)
+		return false, nil
 	}
 	*bp = line
-	_, err := h.w.Write(line)
-	return err
+	_, err = h.w.Write(line)
+	return true, err
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -101,49 +157,47 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // maxPooled keeps one huge record from pinning its buffer in the pool.
 const maxPooled = 16 << 10
 
-// appendRecord appends r's line to b, or reports false when a part of it
-// is not plain (see plain) and slog's handler must write it.
-func (h *Handler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+// appendLine appends the line of a record to b, or reports false when a
+// part of it is not plain and slog's handler must write it.
+func (h *Handler) appendLine(b []byte, at time.Time, level slog.Level, msg string, attrs []slog.Attr) ([]byte, bool) {
 	if h.json {
 		b = append(b, '{')
 	}
-	if !r.Time.IsZero() {
+	if !at.IsZero() {
 		// JSON years are four digits; slog writes an error for others.
-		if y := r.Time.Year(); y < 0 || y > 9999 {
+		if y := at.Year(); y < 0 || y > 9999 {
 			return b, false
 		}
 		b = h.appendKey(b, slog.TimeKey)
 		if h.json {
 			b = append(b, '"')
-			b = r.Time.AppendFormat(b, time.RFC3339Nano)
+			b = at.AppendFormat(b, time.RFC3339Nano)
 			b = append(b, '"')
 		} else {
-			b = appendRFC3339Millis(b, r.Time)
+			b = appendRFC3339Millis(b, at)
 		}
 		b = h.sep(b)
 	}
 	var ok bool
 	b = h.appendKey(b, slog.LevelKey)
-	if b, ok = h.appendString(b, r.Level.String()); !ok {
+	if b, ok = h.appendString(b, level.String()); !ok {
 		return b, false
 	}
 	b = h.sep(b)
 	b = h.appendKey(b, slog.MessageKey)
-	if b, ok = h.appendString(b, r.Message); !ok {
+	if b, ok = h.appendString(b, msg); !ok {
 		return b, false
 	}
-	r.Attrs(func(a slog.Attr) bool {
+	b = append(b, h.pre...)
+	for _, a := range attrs {
 		if !plainKey(a.Key) {
-			ok = false
-			return false
+			return b, false
 		}
 		b = h.sep(b)
 		b = h.appendKey(b, a.Key)
-		b, ok = h.appendValue(b, a.Value)
-		return ok
-	})
-	if !ok {
-		return b, false
+		if b, ok = h.appendValue(b, a.Value); !ok {
+			return b, false
+		}
 	}
 	if h.json {
 		b = append(b, '}')

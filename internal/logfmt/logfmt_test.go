@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,11 +32,21 @@ func ourLine(t testing.TB, format Format, r slog.Record) (string, bool) {
 	t.Helper()
 	var buf bytes.Buffer
 	h := New(&buf, format, &slog.HandlerOptions{Level: slog.LevelDebug}).(*Handler)
-	_, short := h.appendRecord(nil, r)
+	var attrs []slog.Attr
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	_, short := h.appendLine(nil, r.Time, r.Level, r.Message, attrs)
 	if err := h.Handle(context.Background(), r); err != nil {
 		t.Fatalf("logfmt: %v", err)
 	}
-	return buf.String(), short
+	handled := buf.String()
+	buf.Reset()
+	if err := h.Log(context.Background(), r.Time, r.Level, r.Message, attrs...); err != nil {
+		t.Fatalf("logfmt Log: %v", err)
+	}
+	if buf.String() != handled {
+		t.Fatalf("Log wrote %q, Handle %q", buf.String(), handled)
+	}
+	return handled, short
 }
 
 func record(at time.Time, level slog.Level, msg string, attrs ...slog.Attr) slog.Record {
@@ -95,6 +106,7 @@ func TestSameAsSlog(t *testing.T) {
 		{"error value", record(utc, slog.LevelInfo, "x", slog.Any("err", context.Canceled)), neither},
 		{"float", record(utc, slog.LevelInfo, "x", slog.Float64("f", 1.5)), neither},
 		{"time value", record(utc, slog.LevelInfo, "x", slog.Time("at", utc)), neither},
+		{"many attrs", record(utc, slog.LevelInfo, "x", manyAttrs(maxAttrs+1)...), both},
 		{"year 10000", record(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, "x"), neither},
 	}
 	for _, c := range cases {
@@ -112,9 +124,55 @@ func TestSameAsSlog(t *testing.T) {
 	}
 }
 
-// TestWithAttrsAndGroup: derived handlers are slog's, writing to the
-// same writer.
-func TestWithAttrsAndGroup(t *testing.T) {
+func manyAttrs(n int) []slog.Attr {
+	attrs := make([]slog.Attr, n)
+	for i := range attrs {
+		attrs[i] = slog.Int("k"+strconv.Itoa(i), i)
+	}
+	return attrs
+}
+
+// TestWithAttrs: a handler with plain attributes keeps the short path
+// and writes what slog's does, in both formats, also when derived twice
+// or used by goroutines at once; other attributes make it slog's.
+func TestWithAttrs(t *testing.T) {
+	for _, f := range []Format{Text, JSON} {
+		var got, want bytes.Buffer
+		opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+		var theirs slog.Handler = slog.NewTextHandler(&want, opts)
+		if f == JSON {
+			theirs = slog.NewJSONHandler(&want, opts)
+		}
+		ours := New(&got, f, opts)
+		base := ours.WithAttrs([]slog.Attr{slog.String("path", "/sns/jscode2session"), slog.Int("status", 200)})
+		ours2 := base.WithAttrs([]slog.Attr{slog.Duration("d", time.Second)})
+		ours3 := base.WithAttrs([]slog.Attr{slog.Int("errcode", 0)})
+		theirs2 := theirs.WithAttrs([]slog.Attr{slog.String("path", "/sns/jscode2session"), slog.Int("status", 200)}).
+			WithAttrs([]slog.Attr{slog.Duration("d", time.Second)})
+		theirs3 := theirs.WithAttrs([]slog.Attr{slog.String("path", "/sns/jscode2session"), slog.Int("status", 200)}).
+			WithAttrs([]slog.Attr{slog.Int("errcode", 0)})
+		for _, h := range []slog.Handler{base, ours2, ours3} {
+			if _, ok := h.(*Handler); !ok {
+				t.Fatalf("format %d: plain WithAttrs lost the short path: %T", f, h)
+			}
+		}
+		r := record(utc, slog.LevelInfo, "request", slog.String("user", "alice"), slog.Int64("ms", 3))
+		_ = ours2.Handle(context.Background(), r)
+		_ = theirs2.Handle(context.Background(), r)
+		_ = ours3.Handle(context.Background(), r)
+		_ = theirs3.Handle(context.Background(), r)
+		if got.String() != want.String() {
+			t.Errorf("format %d:\n got %q\nwant %q", f, got.String(), want.String())
+		}
+		if _, ok := ours.WithAttrs([]slog.Attr{slog.Any("err", context.Canceled)}).(*Handler); ok {
+			t.Errorf("format %d: an error value kept the short path", f)
+		}
+	}
+}
+
+// TestWithGroup: derived handlers are slog's, writing to the same
+// writer.
+func TestWithGroup(t *testing.T) {
 	var got, want bytes.Buffer
 	opts := &slog.HandlerOptions{}
 	ours := slog.New(New(&got, Text, opts)).With("job", "gc").WithGroup("g")
@@ -134,6 +192,11 @@ func TestLevel(t *testing.T) {
 	l.Warn("shown")
 	if s := buf.String(); strings.Contains(s, "hidden") || !strings.Contains(s, "msg=shown") {
 		t.Errorf("level warn wrote %q", s)
+	}
+	buf.Reset()
+	h := New(&buf, Text, &slog.HandlerOptions{Level: slog.LevelWarn}).(*Handler)
+	if err := h.Log(context.Background(), utc, slog.LevelInfo, "hidden"); err != nil || buf.Len() != 0 {
+		t.Errorf("Log below the level wrote %q, %v", buf.String(), err)
 	}
 	if _, ok := New(&buf, Text, nil).(*Handler); !ok {
 		t.Error("nil options: not the short-path handler")

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/oactl/oactl/internal/api"
+	"github.com/oactl/oactl/internal/logfmt"
 )
 
 // bareJSON is the floor: a net/http handler that writes a small JSON
@@ -44,8 +45,9 @@ func benchHandler(b *testing.B, h http.Handler, token string) {
 
 func fullServer(b *testing.B) (http.Handler, string) {
 	e := newTEnv(b, func(c *Config) {
-		// The log line per request is part of the cost being measured.
-		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		// The log line per request, through the handler the commands use,
+		// is part of the cost being measured.
+		c.Logger = slog.New(logfmt.New(io.Discard, logfmt.Text, nil))
 	})
 	return e.h, e.login(b, "alice")
 }
@@ -145,7 +147,7 @@ const (
 )
 
 func newRenewalBench(b *testing.B, renew bool) *renewalBench {
-	e := newTEnv(b, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) })
+	e := newTEnv(b, func(c *Config) { c.Logger = slog.New(logfmt.New(io.Discard, logfmt.Text, nil)) })
 	e.svc.TokenTTL = benchTTL
 	if !renew {
 		e.svc.MaxAge = benchTTL

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oactl/oactl/internal/api"
 	"github.com/oactl/oactl/internal/auth"
+	"github.com/oactl/oactl/internal/logfmt"
 	"github.com/oactl/oactl/internal/storage"
 	"github.com/oactl/oactl/internal/wechat"
 )
@@ -217,7 +218,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		id := s.idBase + "-" + strconv.FormatUint(s.idSeq.Add(1), 10)
 		ri := api.NewRequestInfo(r, s.cfg.TrustedProxies)
 		r = r.WithContext(api.WithRequestInfo(r.Context(), ri))
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id} // canonical already: Set would redo it
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			d := s.cfg.Now().Sub(start)
@@ -256,15 +257,26 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if status == StatusClientClosed {
 				attrs = append(attrs, slog.String("outcome", "client closed the connection before the answer"))
 			}
-			// The record goes to the handler directly: Logger.LogAttrs
-			// would walk the stack for a source location that no handler
-			// of ours prints, on every request.
-			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
-			rec.AddAttrs(attrs...)
-			_ = s.log.Handler().Handle(r.Context(), rec)
+			logLine(r.Context(), s.log.Handler(), time.Now(), "request", attrs)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logLine writes an info line of msg and attrs through h. It goes to the
+// handler directly: Logger.LogAttrs would walk the stack for a source
+// location that no handler of ours prints, on every request. The
+// commands' handler (logfmt) takes the line from its parts: a slog.Record
+// holds five attributes without an allocation, and the request line has
+// up to nine (called on the concrete type, attrs stay on the stack).
+func logLine(ctx context.Context, h slog.Handler, at time.Time, msg string, attrs []slog.Attr) {
+	if l, ok := h.(*logfmt.Handler); ok {
+		_ = l.Log(ctx, at, slog.LevelInfo, msg, attrs...)
+		return
+	}
+	rec := slog.NewRecord(at, slog.LevelInfo, msg, 0)
+	rec.AddAttrs(attrs...)
+	_ = h.Handle(ctx, rec)
 }
 
 func clientString(a netip.Addr) string {
