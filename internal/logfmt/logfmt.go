@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -171,10 +172,10 @@ func (h *Handler) appendLine(b []byte, at time.Time, level slog.Level, msg strin
 		b = h.appendKey(b, slog.TimeKey)
 		if h.json {
 			b = append(b, '"')
-			b = at.AppendFormat(b, time.RFC3339Nano)
+			b = appendTime(b, at, true)
 			b = append(b, '"')
 		} else {
-			b = appendRFC3339Millis(b, at)
+			b = appendTime(b, at, false)
 		}
 		b = h.sep(b)
 	}
@@ -229,10 +230,16 @@ func (h *Handler) appendKey(b []byte, key string) []byte {
 // left to slog).
 func (h *Handler) appendString(b []byte, s string) ([]byte, bool) {
 	if !h.json {
-		if needsQuoting(s) {
-			return strconv.AppendQuote(b, s), true
+		switch {
+		case !needsQuoting(s):
+			return append(b, s...), true
+		case quotesAsIs(s):
+			// What strconv.Quote makes of it, without its per-rune work.
+			b = append(b, '"')
+			b = append(b, s...)
+			return append(b, '"'), true
 		}
-		return append(b, s...), true
+		return strconv.AppendQuote(b, s), true
 	}
 	b = append(b, '"')
 	start := 0
@@ -290,6 +297,17 @@ func needsQuoting(s string) bool {
 	return false
 }
 
+// quotesAsIs reports whether strconv.Quote only adds the quotes around s:
+// printable ASCII without '"' or '\\' (a route like "GET /wx/auth/info").
+func quotesAsIs(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // appendValue appends v as slog writes it, for the kinds whose form does
 // not depend on anything but the value.
 func (h *Handler) appendValue(b []byte, v slog.Value) ([]byte, bool) {
@@ -327,16 +345,60 @@ func plainKey(key string) bool {
 	return true
 }
 
-// appendRFC3339Millis is slog's text time: RFC 3339 with exactly three
-// digits of milliseconds, truncated.
-func appendRFC3339Millis(b []byte, t time.Time) []byte {
-	const prefixLen = len("2006-01-02T15:04:05.000")
-	n := len(b)
-	// RFC3339Nano drops trailing zeros; a tenth of a millisecond added to
-	// the truncated time keeps four digits, of which the fourth is cut.
-	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b[:n+prefixLen], b[n+prefixLen+1:]...)
+// appendTime appends t as slog does: in text RFC 3339 with exactly three
+// digits of milliseconds (truncated), in JSON RFC3339Nano. Lines come
+// many to a second, so the part that changes once a second (date, clock
+// and zone) is formatted once per second and reused.
+func appendTime(b []byte, t time.Time, json bool) []byte {
+	st := lastSecond.Load()
+	if st == nil || st.unix != t.Unix() || st.loc != t.Location() {
+		st = newSecondText(t)
+		lastSecond.Store(st)
+	}
+	b = append(b, st.clock...)
+	ns := t.Nanosecond()
+	if json {
+		b = appendNanos(b, ns)
+	} else {
+		b = append(b, '.', byte('0'+ns/1e8), byte('0'+ns/1e7%10), byte('0'+ns/1e6%10))
+	}
+	return append(b, st.zone...)
+}
+
+// secondText is one second's date and clock ("2006-01-02T15:04:05") and
+// zone ("Z", "+08:00") in RFC 3339.
+type secondText struct {
+	unix  int64
+	loc   *time.Location
+	clock string
+	zone  string
+}
+
+var lastSecond atomic.Pointer[secondText]
+
+func newSecondText(t time.Time) *secondText {
+	f := t.Truncate(time.Second).Format(time.RFC3339)
+	const clockLen = len("2006-01-02T15:04:05")
+	return &secondText{unix: t.Unix(), loc: t.Location(), clock: f[:clockLen], zone: f[clockLen:]}
+}
+
+// appendNanos appends RFC3339Nano's fraction: a dot and up to nine
+// digits without trailing zeros, nothing for a whole second.
+func appendNanos(b []byte, ns int) []byte {
+	if ns == 0 {
+		return b
+	}
+	var d [10]byte
+	d[0] = '.'
+	for i := 9; i >= 1; i-- {
+		d[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	n := 10
+	for d[n-1] == '0' {
+		n--
+	}
+	return append(b, d[:n]...)
 }
 
 // lockedWriter serialises writes to one writer.
