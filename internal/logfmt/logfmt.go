@@ -34,8 +34,9 @@ const (
 	JSON
 )
 
-// Handler is a slog.Handler writing in Format to one writer. Its
-// WithAttrs and WithGroup return slog's handler, which has no short path.
+// Handler is a slog.Handler writing in Format to one writer. WithAttrs
+// keeps the short path for plain attributes; WithGroup returns slog's
+// handler.
 type Handler struct {
 	slow  slog.Handler
 	w     *lockedWriter
@@ -80,12 +81,14 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 // otherwise.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	slow := h.slow.WithAttrs(attrs)
-	pre := h.pre
+	// Clipped, the first append copies: handlers derived from one
+	// handler never share what they append.
+	pre := slices.Clip(h.pre)
 	for _, a := range attrs {
 		if !plainKey(a.Key) {
 			return slow
 		}
-		pre = h.sep(slices.Clip(pre))
+		pre = h.sep(pre)
 		pre = h.appendKey(pre, a.Key)
 		var ok bool
 		if pre, ok = h.appendValue(pre, a.Value); !ok {
@@ -165,19 +168,13 @@ func (h *Handler) appendLine(b []byte, at time.Time, level slog.Level, msg strin
 		b = append(b, '{')
 	}
 	if !at.IsZero() {
-		// JSON years are four digits; slog writes an error for others.
+		// appendTime's layout has four-digit years (and slog's JSON
+		// handler writes an error for others).
 		if y := at.Year(); y < 0 || y > 9999 {
 			return b, false
 		}
 		b = h.appendKey(b, slog.TimeKey)
-		if h.json {
-			b = append(b, '"')
-			b = appendTime(b, at, true)
-			b = append(b, '"')
-		} else {
-			b = appendTime(b, at, false)
-		}
-		b = h.sep(b)
+		b = h.sep(appendTime(b, at, h.json))
 	}
 	var ok bool
 	b = h.appendKey(b, slog.LevelKey)
@@ -346,7 +343,7 @@ func plainKey(key string) bool {
 }
 
 // appendTime appends t as slog does: in text RFC 3339 with exactly three
-// digits of milliseconds (truncated), in JSON RFC3339Nano. Lines come
+// digits of milliseconds (truncated), in JSON RFC3339Nano in quotes. Lines come
 // many to a second, so the part that changes once a second (date, clock
 // and zone) is formatted once per second and reused.
 func appendTime(b []byte, t time.Time, json bool) []byte {
@@ -355,13 +352,16 @@ func appendTime(b []byte, t time.Time, json bool) []byte {
 		st = newSecondText(t)
 		lastSecond.Store(st)
 	}
-	b = append(b, st.clock...)
 	ns := t.Nanosecond()
 	if json {
+		b = append(b, '"')
+		b = append(b, st.clock...)
 		b = appendNanos(b, ns)
-	} else {
-		b = append(b, '.', byte('0'+ns/1e8), byte('0'+ns/1e7%10), byte('0'+ns/1e6%10))
+		b = append(b, st.zone...)
+		return append(b, '"')
 	}
+	b = append(b, st.clock...)
+	b = append(b, '.', byte('0'+ns/1e8), byte('0'+ns/1e7%10), byte('0'+ns/1e6%10))
 	return append(b, st.zone...)
 }
 
